@@ -62,11 +62,27 @@ export default {
 		maxDisplayNameLength: 64
 	},
 
+	signalling: {
+		// Largest socket.io message a client may send, in bytes (socket.io's maxHttpBufferSize); a
+		// larger one closes the connection. A browser's rtpCapabilities take about 10 KB.
+		maxMessageBytes: 65536
+	},
+
+	// Synthetic peers (server/synthetic): clients that send and receive plain RTP instead of
+	// WebRTC, for load tests. When enabled, only clients connecting from this machine (loopback)
+	// may create plain transports, which listen on 127.0.0.1 and send to loopback addresses only.
+	syntheticPeers: {
+		enabled: false
+	},
+
 	// The observer stream: the SFU's state as newline-delimited JSON on a Unix domain socket, read
 	// by the exporter and by scripts/connect. The socket is created with mode 0600 in a directory
 	// only this user can write. Default: <tmpdir>/meter-sfu-<uid>/observer.sock.
 	observer: {
 		// socketPath: '/run/meter-sfu/observer.sock'
+		// A client that stops reading is disconnected once this many bytes wait unsent for it, so
+		// a stuck client cannot grow the server's memory. Must exceed the size of one snapshot.
+		maxClientBacklogBytes: 8 * 1024 * 1024
 	},
 
 	// Prometheus exporter (same process). Open its port to your Prometheus server only.
@@ -81,7 +97,29 @@ export default {
 		deidentify: false,
 		// Show addresses as ip:port instead of looking up host names (no reverse DNS).
 		numeric: false,
-		// Blank the id labels (peer, transport, producer, consumer ids) to cut cardinality.
-		quiet: false
+		// Blank the id labels (peer, transport, producer, consumer ids) to cut cardinality. Series that
+		// then share all labels are folded: counts and bitrates summed, score the lowest, loss,
+		// jitter and round-trip time the highest.
+		quiet: false,
+		// Personal data in labels: display_name, user_agent and remote_addr are empty unless this is
+		// true. Off by default: turn it on only where your privacy rules allow it.
+		personalLabels: false,
+		// Per-room, per-transport, per-producer and per-consumer series. false keeps only aggregates
+		// (totals, histograms, per-worker series): for large deployments.
+		perObjectMetrics: true,
+		// Deadline of one scrape in ms (keep it below Prometheus' scrape_timeout). Past it the
+		// exporter answers with what it has and sets meter_sfu_exporter_scrape_timed_out to 1.
+		scrapeTimeoutMs: 5000,
+		// Most objects whose getStats() may be in flight at once during a scrape's stats sweep.
+		statsConcurrency: 64,
+		// Upper bounds of the histogram buckets (strictly ascending; +Inf is added).
+		buckets: {
+			// edumeet_room_peers: peers per room.
+			roomPeers: [1, 2, 3, 4, 5, 10, 20, 50, 100, 200],
+			// edumeet_room_audio_senders / edumeet_room_video_senders: senders per room.
+			roomSenders: [0, 1, 2, 3, 4, 5, 10, 20, 50],
+			// mediasoup_stream_score: mediasoup scores (0-10).
+			score: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+		}
 	}
 };

@@ -189,6 +189,22 @@ const mediaCodec = obj({
 	channels: int({ min: 1, max: 8, default: 1 })
 }, { passthrough: true });
 
+/** Histogram bucket upper bounds: finite, strictly ascending (Prometheus adds +Inf itself). */
+function bucketList(def: number[]): Field<number[]> {
+	const list = arrayOf(num({ min: 0 }), { minItems: 1, maxItems: 100 });
+	const expected = 'a non-empty, strictly ascending array of numbers ≥ 0';
+	return withDefault({
+		expected,
+		check(value, keyPath, errors) {
+			const before = errors.length;
+			const checked = list.check(value, keyPath, errors);
+			if (checked === undefined || errors.length > before) return undefined;
+			if (checked.some((v, i) => i > 0 && v <= checked[i - 1]!)) return fail(errors, keyPath, expected, value);
+			return checked;
+		}
+	}, () => [...def]);
+}
+
 export const defaultSocketPath = (): string =>
 	path.join(os.tmpdir(), `meter-sfu-${typeof process.getuid === 'function' ? process.getuid() : 'user'}`, 'observer.sock');
 
@@ -224,9 +240,18 @@ export const configSchema = obj({
 		maxRoomIdLength: int({ min: 1, max: 256, default: 64 }),
 		maxDisplayNameLength: int({ min: 1, max: 1024, default: 64 })
 	}),
+	/** socket.io signalling (server/signalling). */
+	signalling: obj({
+		maxMessageBytes: int({ min: 4096, max: 16 * 1024 * 1024, default: 65536 })
+	}),
+	/** Synthetic peers: RTP over PlainTransports, for load tests from this machine. */
+	syntheticPeers: obj({
+		enabled: bool({ default: false })
+	}),
 	/** Observer stream on a Unix domain socket (mode 0600, in a directory only this user can write). */
 	observer: obj({
-		socketPath: str({ minLength: 1, default: defaultSocketPath })
+		socketPath: str({ minLength: 1, default: defaultSocketPath }),
+		maxClientBacklogBytes: int({ min: 65_536, max: 1_073_741_824, default: 8 * 1024 * 1024 })
 	}),
 	prometheus: obj({
 		enabled: bool({ default: true }),
@@ -234,7 +259,16 @@ export const configSchema = obj({
 		port: int({ min: 0, max: 65535, default: 8889 }),
 		deidentify: bool({ default: false }),
 		numeric: bool({ default: false }),
-		quiet: bool({ default: false })
+		quiet: bool({ default: false }),
+		personalLabels: bool({ default: false }),
+		perObjectMetrics: bool({ default: true }),
+		scrapeTimeoutMs: int({ min: 100, max: 120_000, default: 5000 }),
+		statsConcurrency: int({ min: 1, max: 10_000, default: 64 }),
+		buckets: obj({
+			roomPeers: bucketList([1, 2, 3, 4, 5, 10, 20, 50, 100, 200]),
+			roomSenders: bucketList([0, 1, 2, 3, 4, 5, 10, 20, 50]),
+			score: bucketList([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+		})
 	})
 });
 
