@@ -4,6 +4,7 @@ import { Logger } from './Logger.js';
 import { WorkerPool } from './sfu/WorkerPool.js';
 import { AppHttpServer } from './http/AppHttpServer.js';
 import { MetricsHttpServer } from './exporter/MetricsHttpServer.js';
+import { MeetingServer } from './sfu/MeetingServer.js';
 
 const logger = new Logger('Server');
 
@@ -16,34 +17,40 @@ export class Server {
 	readonly workerPool: WorkerPool;
 	readonly appHttpServer: AppHttpServer;
 	readonly metricsHttpServer?: MetricsHttpServer;
+	readonly meetingServer: MeetingServer;
 	#closed = false;
 
 	static async create({ config }: { config: Config }): Promise<Server> {
 		const workerPool = await WorkerPool.create({ numWorkers: config.mediasoup.numWorkers, settings: config.mediasoup.worker });
 		let appHttpServer: AppHttpServer | undefined;
 		let metricsHttpServer: MetricsHttpServer | undefined;
+		let meetingServer: MeetingServer | undefined;
 		try {
 			appHttpServer = await AppHttpServer.create(config.listen);
+			meetingServer = await MeetingServer.create({ config, workerPool, httpServer: appHttpServer.httpServer });
 			if (config.prometheus.enabled) {
 				metricsHttpServer = await MetricsHttpServer.create({
 					ip: config.prometheus.listen, port: config.prometheus.port, registry: minimalRegistry(workerPool)
 				});
 			}
 		} catch (error) {
+			await meetingServer?.close();
 			await appHttpServer?.close();
 			workerPool.close();
 			throw error;
 		}
-		return new Server({ config, workerPool, appHttpServer, metricsHttpServer });
+		return new Server({ config, workerPool, appHttpServer, metricsHttpServer, meetingServer });
 	}
 
-	private constructor({ config, workerPool, appHttpServer, metricsHttpServer }: {
+	private constructor({ config, workerPool, appHttpServer, metricsHttpServer, meetingServer }: {
 		config: Config; workerPool: WorkerPool; appHttpServer: AppHttpServer; metricsHttpServer?: MetricsHttpServer;
+		meetingServer: MeetingServer;
 	}) {
 		this.config = config;
 		this.workerPool = workerPool;
 		this.appHttpServer = appHttpServer;
 		this.metricsHttpServer = metricsHttpServer;
+		this.meetingServer = meetingServer;
 	}
 
 	get appUrl(): string {
@@ -58,6 +65,8 @@ export class Server {
 		if (this.#closed) return;
 		this.#closed = true;
 		logger.debug('close()');
+		// First: peers hear `roomClosed` while the sockets are still up.
+		await this.meetingServer.close();
 		await this.metricsHttpServer?.close();
 		await this.appHttpServer.close();
 		this.workerPool.close();
