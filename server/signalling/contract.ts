@@ -63,6 +63,12 @@ export type Requests = {
 		request: { roomId: string };
 		response: { routerRtpCapabilities: RtpCapabilities };
 	};
+	/**
+	 * `forceTcp`: ICE over TCP only. Right after answering a 'recv' transport, the server announces a
+	 * `newConsumer` for every producer already in the room (on that transport); later producers are
+	 * announced as they appear, always on the peer's newest recv transport. The same holds for a
+	 * 'recv' plain transport.
+	 */
 	createWebRtcTransport: {
 		request: { direction: 'send' | 'recv'; forceTcp?: boolean };
 		response: TransportOptions;
