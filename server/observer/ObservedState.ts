@@ -10,6 +10,14 @@ export type WorkerRecord = {
 	startedAt: number;
 };
 
+/** A mediasoup router; a room has one. `roomId` is from the router's appData (null if none). */
+export type RouterRecord = {
+	id: string;
+	workerPid: number;
+	roomId: string | null;
+	createdAt: number;
+};
+
 export type RoomRecord = {
 	id: string;
 	routerId: string;
@@ -92,6 +100,7 @@ export type ConsumerRecord = {
 
 export type EntityKinds = {
 	worker: WorkerRecord;
+	router: RouterRecord;
 	room: RoomRecord;
 	peer: PeerRecord;
 	transport: TransportRecord;
@@ -104,6 +113,39 @@ export type EntityKind = keyof EntityKinds;
 /** The whole state; maps keyed by id (workers by pid, as a string). */
 export type ObservedState = { [K in EntityKind as `${K}s`]: Record<string, EntityKinds[K]> };
 
+export const ENTITY_KINDS = ['worker', 'router', 'room', 'peer', 'transport', 'producer', 'consumer'] as const satisfies readonly EntityKind[];
+
 export function emptyState(): ObservedState {
-	return { workers: {}, rooms: {}, peers: {}, transports: {}, producers: {}, consumers: {} };
+	return { workers: {}, routers: {}, rooms: {}, peers: {}, transports: {}, producers: {}, consumers: {} };
+}
+
+/** One change to the state. `add` and `update` carry the whole new record; `remove` only the id. */
+export type StateChange = {
+	[K in EntityKind]:
+		| { op: 'add' | 'update'; entity: K; id: string; record: EntityKinds[K] }
+		| { op: 'remove'; entity: K; id: string }
+}[EntityKind];
+
+/** The key of an entity kind's map in ObservedState ('consumer' → 'consumers'). */
+export function collectionOf<K extends EntityKind>(entity: K): `${K}s` {
+	return `${entity}s`;
+}
+
+/**
+ * Applies one change in place. Records are treated as immutable values: an update replaces the
+ * record object, so a record handed out earlier never changes under its holder.
+ */
+export function applyStateChange(state: ObservedState, change: StateChange): void {
+	const records = state[collectionOf(change.entity)] as Record<string, unknown>;
+	if (change.op === 'remove') delete records[change.id];
+	else records[change.id] = change.record;
+}
+
+/** A copy whose maps can be changed without touching the original (records are shared, being immutable). */
+export function copyState(state: ObservedState): ObservedState {
+	const copy = emptyState();
+	for (const kind of ENTITY_KINDS) {
+		Object.assign(copy[collectionOf(kind)], state[collectionOf(kind)]);
+	}
+	return copy;
 }

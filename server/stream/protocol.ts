@@ -83,8 +83,8 @@ export type Requests = {
 		};
 	};
 	counters: { params: Record<string, never>; result: ServerCounters };
-	/** Sets the `debug` namespaces (e.g. 'meter-sfu*'); answers the namespaces in force. */
-	setLogLevel: { params: { namespaces: string }; result: { namespaces: string } };
+	/** Sets the `debug` namespaces (e.g. 'meter-sfu*'); answers the namespaces in force. Without `namespaces` it only answers. */
+	setLogLevel: { params: { namespaces?: string }; result: { namespaces: string } };
 	/** A fresh snapshot (for a client that lost track). */
 	snapshot: { params: Record<string, never>; result: Snapshot };
 };

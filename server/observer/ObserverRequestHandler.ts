@@ -1,0 +1,195 @@
+import debug from 'debug';
+import { Logger } from '../Logger.js';
+import type { SfuObserver, MediasoupObjects } from './SfuObserver.js';
+import type { Requests, RequestMethod } from '../stream/protocol.js';
+
+const logger = new Logger('ObserverRequestHandler');
+
+/** Bounds on a getStats request: it must not be able to hog the workers' channels. */
+export const MAX_STATS_IDS = 20_000;
+export const DEFAULT_STATS_TIMEOUT_MS = 5_000;
+export const MAX_STATS_TIMEOUT_MS = 60_000;
+/** getStats() calls in flight at once per request (one Promise.all over thousands stalls a busy worker). */
+export const DEFAULT_STATS_CONCURRENCY = 64;
+const MAX_ID_LENGTH = 128;
+const MAX_NAMESPACES_LENGTH = 1_000;
+const DUMP_ENTITIES = ['worker', 'router', 'transport', 'producer', 'consumer'] as const;
+const STATS_ENTITIES = ['transport', 'producer', 'consumer'] as const;
+
+export class BadRequestError extends Error {
+	constructor(message: string) {
+		super(message);
+		this.name = 'BadRequestError';
+	}
+}
+
+export class NotFoundError extends Error {
+	constructor(message: string) {
+		super(message);
+		this.name = 'NotFoundError';
+	}
+}
+
+export class UnknownMethodError extends Error {
+	constructor(method: string) {
+		super(`unknown method ${JSON.stringify(method.slice(0, 64))}`);
+		this.name = 'UnknownMethodError';
+	}
+}
+
+export class UnavailableError extends Error {
+	constructor(message: string) {
+		super(message);
+		this.name = 'UnavailableError';
+	}
+}
+
+export class TimeoutError extends Error {
+	constructor(message: string) {
+		super(message);
+		this.name = 'TimeoutError';
+	}
+}
+
+/** Requests the handler answers; `snapshot` is the stream's own (it knows the sequence number). */
+export type HandledMethod = Exclude<RequestMethod, 'snapshot'>;
+type Handlers = { [M in HandledMethod]: (params: Record<string, unknown>) => Promise<Requests[M]['result']> };
+
+/**
+ * Answers the observer protocol's requests from the SfuObserver's id → object maps. Every input is
+ * validated here (the stream only checks the envelope); errors are thrown as named classes.
+ */
+export class ObserverRequestHandler {
+	readonly #sfuObserver: SfuObserver;
+	readonly #statsConcurrency: number;
+	readonly #handlers: Handlers;
+
+	constructor({ sfuObserver, statsConcurrency = DEFAULT_STATS_CONCURRENCY }: { sfuObserver: SfuObserver; statsConcurrency?: number }) {
+		if (!Number.isInteger(statsConcurrency) || statsConcurrency < 1) throw new TypeError('statsConcurrency must be a positive integer');
+		this.#sfuObserver = sfuObserver;
+		this.#statsConcurrency = statsConcurrency;
+		this.#handlers = {
+			getStats: (params) => this.#getStats(params),
+			dump: (params) => this.#dump(params),
+			usage: () => this.#usage(),
+			counters: () => this.#counters(),
+			setLogLevel: (params) => this.#setLogLevel(params)
+		};
+	}
+
+	handles(method: string): method is HandledMethod {
+		return Object.prototype.hasOwnProperty.call(this.#handlers, method);
+	}
+
+	async handle(method: string, params: Record<string, unknown>): Promise<unknown> {
+		if (!this.handles(method)) throw new UnknownMethodError(method);
+		return this.#handlers[method](params);
+	}
+
+	async #getStats(params: Record<string, unknown>): Promise<Requests['getStats']['result']> {
+		const { ids, timeoutMs = DEFAULT_STATS_TIMEOUT_MS } = params;
+		if (!Array.isArray(ids) || ids.length > MAX_STATS_IDS || !ids.every(isId)) {
+			throw new BadRequestError(`ids: expected an array of at most ${MAX_STATS_IDS} id strings`);
+		}
+		if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_STATS_TIMEOUT_MS) {
+			throw new BadRequestError(`timeoutMs: expected an integer from 1 to ${MAX_STATS_TIMEOUT_MS}`);
+		}
+		const queue = [...new Set(ids as string[])];
+		const pending = new Set(queue);
+		const stats: Record<string, unknown[]> = {};
+		const errors: Record<string, string> = {};
+		let expired = false;
+		const runner = async (): Promise<void> => {
+			for (let id = queue.shift(); id !== undefined && !expired; id = queue.shift()) {
+				const target = this.#statsTarget(id);
+				try {
+					if (!target) throw new NotFoundError('not found');
+					const result = (await target.getStats()) as unknown[];
+					if (!expired) stats[id] = result;
+				} catch (error) {
+					if (!expired) errors[id] = (error as Error).message;
+				}
+				if (!expired) pending.delete(id);
+			}
+		};
+		let timer: NodeJS.Timeout | undefined;
+		const deadline = new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); });
+		const runners = Array.from({ length: Math.min(this.#statsConcurrency, queue.length) }, runner);
+		await Promise.race([Promise.all(runners), deadline]);
+		clearTimeout(timer);
+		expired = true;
+		return { stats, errors, timedOut: [...pending] };
+	}
+
+	#statsTarget(id: string): MediasoupObjects['transport' | 'producer' | 'consumer'] | undefined {
+		for (const entity of STATS_ENTITIES) {
+			const target = this.#sfuObserver.lookup(entity, id);
+			if (target && !target.closed) return target;
+		}
+		return undefined;
+	}
+
+	async #dump(params: Record<string, unknown>): Promise<unknown> {
+		const { entity, id } = params;
+		if (typeof entity !== 'string' || !(DUMP_ENTITIES as readonly string[]).includes(entity)) {
+			throw new BadRequestError(`entity: expected one of ${DUMP_ENTITIES.join(', ')}`);
+		}
+		if (!isId(id)) throw new BadRequestError('id: expected an id string');
+		const target = this.#sfuObserver.lookup(entity as (typeof DUMP_ENTITIES)[number], id);
+		if (!target || target.closed) throw new NotFoundError(`no ${entity} with id ${JSON.stringify(id)}`);
+		return target.dump();
+	}
+
+	async #usage(): Promise<Requests['usage']['result']> {
+		const cpu = process.cpuUsage();
+		const memory = process.memoryUsage();
+		const workers = await Promise.all(this.#sfuObserver.workers().filter((w) => !w.closed).map(async (worker) => {
+			// ru_utime/ru_stime are milliseconds and ru_maxrss is KB in mediasoup 3.8.4.
+			const usage = await worker.getResourceUsage();
+			return {
+				pid: worker.pid,
+				cpuUserSeconds: usage.ru_utime / 1000,
+				cpuSystemSeconds: usage.ru_stime / 1000,
+				maxRssBytes: usage.ru_maxrss * 1024
+			};
+		}));
+		return {
+			server: {
+				pid: process.pid,
+				cpuUserSeconds: cpu.user / 1e6,
+				cpuSystemSeconds: cpu.system / 1e6,
+				rssBytes: memory.rss,
+				heapUsedBytes: memory.heapUsed
+			},
+			workers
+		};
+	}
+
+	async #counters(): Promise<Requests['counters']['result']> {
+		const meetingServer = this.#sfuObserver.meetingServer;
+		if (!meetingServer) throw new UnavailableError('no meeting server is attached to the observer');
+		return meetingServer.counters.snapshot();
+	}
+
+	async #setLogLevel(params: Record<string, unknown>): Promise<Requests['setLogLevel']['result']> {
+		const { namespaces } = params;
+		if (namespaces === undefined) return { namespaces: currentNamespaces() };
+		if (typeof namespaces !== 'string' || namespaces.length > MAX_NAMESPACES_LENGTH || !/^[\w:*,.\- ]*$/.test(namespaces)) {
+			throw new BadRequestError('namespaces: expected debug namespaces such as "meter-sfu*,-meter-sfu:Room"');
+		}
+		logger.warn('log namespaces set to %s', JSON.stringify(namespaces));
+		debug.enable(namespaces);
+		return { namespaces: currentNamespaces() };
+	}
+}
+
+/** debug 4 has no getter: disable() answers the namespaces in force, enable() puts them back. */
+function currentNamespaces(): string {
+	const namespaces = debug.disable();
+	debug.enable(namespaces);
+	return namespaces;
+}
+
+function isId(value: unknown): value is string {
+	return typeof value === 'string' && value.length > 0 && value.length <= MAX_ID_LENGTH;
+}
