@@ -1,8 +1,10 @@
 /**
  * Receive statistics of one RTP stream (one SSRC from one remote port), as RFC 3550 A.3 computes
  * them: expected packets from the extended highest sequence number, lost = expected − received.
- * mediasoup consumers renumber their output contiguously, so a gap here is a packet lost between
- * the SFU and this socket (or dropped by the SFU after numbering), not upstream loss.
+ * A consumer's sequence numbers follow its producer's (mediasoup only offsets them, and closes the
+ * gaps of packets it drops on purpose, e.g. before the first keyframe), so a gap here is a packet
+ * lost anywhere on the way: sender → SFU (the producer's `packetsLost` tells that part) or
+ * SFU → this socket (typically a full receive buffer).
  */
 export class RtpReceiveStats {
 	readonly remotePort: number;
