@@ -190,6 +190,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
 		const entry = this.#transport(transportId);
 		if (entry.direction !== 'send') throw new BadRequestError('data.transportId: not a send transport');
 		if (this.#producers.size >= MAX_PRODUCERS_PER_PEER) throw new NotAllowedError(`at most ${MAX_PRODUCERS_PER_PEER} producers per peer`);
+		assertCodecsOfKind(kind, rtpParameters);
 		this.#counters.produce(kind, 'attempt');
 		let producer: ms.Producer;
 		try {
@@ -351,4 +352,15 @@ export class Peer extends TypedEmitter<PeerEvents> {
 		if (!consumer) throw new NotFoundError('data.consumerId: no such consumer of this peer');
 		return consumer;
 	}
+}
+
+/** mediasoup 3.8.4 does not check that the codecs match `kind` (it would accept VP8 as audio). */
+function assertCodecsOfKind(kind: MediaKind, rtpParameters: RtpParameters): void {
+	if (!Array.isArray(rtpParameters.codecs)) return; // mediasoup's own validation names the problem
+	rtpParameters.codecs.forEach((codec: unknown, i) => {
+		const mimeType = (codec as { mimeType?: unknown } | null)?.mimeType;
+		if (typeof mimeType === 'string' && !mimeType.toLowerCase().startsWith(`${kind}/`)) {
+			throw new BadRequestError(`data.rtpParameters.codecs[${i}].mimeType: not an ${kind} codec`);
+		}
+	});
 }

@@ -199,6 +199,7 @@ export class RequestValidator {
 		for (const key of Object.keys(message)) {
 			if (key !== 'method' && key !== 'data') throw new RejectedMessageError('malformed', new BadRequestError(`message.${key}: unknown field (known fields: method, data)`), known);
 		}
+		if (!isPlainObject(data)) throw new RejectedMessageError('malformed', new BadRequestError('data: expected an object'), known);
 		try {
 			checkShape(data, 'data', this.#shapes[known]);
 		} catch (error) {

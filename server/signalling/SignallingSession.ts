@@ -52,7 +52,13 @@ export class SignallingSession implements RequestSession {
 		socket.onAny((event: unknown) => {
 			if (event !== 'request') this.#counters.rejected('unknown_event');
 		});
-		socket.on('disconnect', () => this.close());
+		socket.on('disconnect', (reason, description) => {
+			// socket.io closes a WebSocket whose message exceeds maxHttpBufferSize (polling gets a 413).
+			if (reason === 'transport error' && /max payload size/i.test(String((description as Error | undefined)?.message))) {
+				this.#counters.rejected('payload_too_large');
+			}
+			this.close();
+		});
 	}
 
 	get peer(): Peer | undefined {

@@ -24,8 +24,10 @@ export async function testConfig(dir: string, overrides: Overrides = {}): Promis
 	return validateConfig(raw, 'test config');
 }
 
+export type TestServer = { server: Server; url: string; close(): Promise<void> };
+
 /** A real Server (workers, app HTTP server, signalling) on port 0; `close()` tears it all down. */
-export async function startTestServer(overrides: Overrides = {}): Promise<{ server: Server; url: string; close(): Promise<void> }> {
+export async function startTestServer(overrides: Overrides = {}): Promise<TestServer> {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'msfu-sig-'));
 	fs.chmodSync(dir, 0o700);
 	const server = await Server.create({ config: await testConfig(dir, overrides) });
