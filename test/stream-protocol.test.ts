@@ -1,0 +1,266 @@
+import '../server/workerBinary.js';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { once } from 'node:events';
+import debug from 'debug';
+import { ObserverStreamClient } from '../server/stream/ObserverStreamClient.js';
+import { MAX_CLIENT_LINE_BYTES, PROTOCOL_VERSION, type ServerMessage } from '../server/stream/protocol.js';
+import { MAX_INFLIGHT_REQUESTS } from '../server/stream/ObserverStreamConnection.js';
+import { emptyState } from '../server/observer/ObservedState.js';
+import { startObserverStack, mediaCodecs, produce, consume, webRtcTransport, waitFor, tempDir } from './support/observerFixtures.js';
+
+/** A raw NDJSON connection, to send what the typed client never would. */
+class RawClient {
+	readonly socket: net.Socket;
+	readonly messages: ServerMessage[] = [];
+	#buffer = '';
+
+	constructor(socketPath: string) {
+		this.socket = net.connect(socketPath);
+		this.socket.setEncoding('utf8');
+		this.socket.on('data', (chunk: string) => {
+			this.#buffer += chunk;
+			let newline: number;
+			while ((newline = this.#buffer.indexOf('\n')) !== -1) {
+				this.messages.push(JSON.parse(this.#buffer.slice(0, newline)) as ServerMessage);
+				this.#buffer = this.#buffer.slice(newline + 1);
+			}
+		});
+	}
+
+	of<T extends ServerMessage['type']>(type: T): Extract<ServerMessage, { type: T }>[] {
+		return this.messages.filter((m): m is Extract<ServerMessage, { type: T }> => m.type === type);
+	}
+
+	async next<T extends ServerMessage['type']>(type: T, count: number): Promise<Extract<ServerMessage, { type: T }>[]> {
+		await waitFor(() => this.of(type).length >= count, `${count} ${type} message(s)`);
+		return this.of(type);
+	}
+
+	close(): void {
+		this.socket.destroy();
+	}
+}
+
+test('malformed and oversized lines get an error reply; the connection and other clients go on', async () => {
+	const stack = await startObserverStack();
+	const bad = new RawClient(stack.socketPath);
+	const good = new ObserverStreamClient({ socketPath: stack.socketPath });
+	try {
+		await good.connect();
+		await bad.next('snapshot', 1);
+		const router = await stack.pool.workers[0]!.createRouter({ mediaCodecs, appData: { roomId: 'r' } });
+		bad.socket.write('this is not json\n');
+		bad.socket.write('[1,2,3]\n');
+		bad.socket.write('{"type":"hello"}\n');
+		bad.socket.write('{"type":"request","id":{"x":1},"method":"usage"}\n');
+		// Oversized: sent in pieces, the newline long after the limit; then a good request at once.
+		const big = 'x'.repeat(16 * 1024);
+		for (let sent = 0; sent <= MAX_CLIENT_LINE_BYTES; sent += big.length) bad.socket.write(big);
+		bad.socket.write('\n{"type":"request","id":"after-big","method":"snapshot","params":{}}\n');
+		const errors = await bad.next('error', 5);
+		assert.deepEqual(errors.map((e) => e.error.name), ['BadRequestError', 'BadRequestError', 'BadRequestError', 'BadRequestError', 'PayloadTooLargeError']);
+		assert.match(errors[0]!.error.message, /not JSON/);
+
+		// Requests with an id are answered by id, even when wrong.
+		bad.socket.write('{"type":"request","id":1,"method":"noSuchMethod","params":{}}\n');
+		bad.socket.write('{"type":"request","id":2,"method":"dump","params":[]}\n');
+		bad.socket.write('{"type":"request","id":3,"method":"dump","params":{"entity":"router","id":"nope"}}\n');
+		bad.socket.write(`{"type":"request","id":4,"method":"dump","params":{"entity":"router","id":${JSON.stringify(router.id)}}}\n`);
+		const responses = await bad.next('response', 5);
+		const byId = new Map(responses.map((r) => [r.id, r]));
+		assert.equal(byId.get('after-big')?.ok, true, 'the connection works after an oversized line');
+		assert.deepEqual(byId.get(1), { type: 'response', id: 1, ok: false, error: { name: 'UnknownMethodError', message: 'unknown method "noSuchMethod"' } });
+		assert.equal((byId.get(2) as { error: { name: string } }).error.name, 'BadRequestError');
+		assert.equal((byId.get(3) as { error: { name: string } }).error.name, 'NotFoundError');
+		assert.equal(((byId.get(4) as { result: { id: string } }).result).id, router.id);
+
+		// The misbehaving client and the good one both saw every event.
+		const transport = await webRtcTransport(router, { roomId: 'r', peerId: 'p', direction: 'send' });
+		await waitFor(() => good.state.transports[transport.id] !== undefined, 'the good client to see the transport');
+		await waitFor(() => bad.of('event').some((e) => e.id === transport.id), 'the bad client to see the transport');
+		assert.equal(good.seq, stack.stream.seq);
+		assert.deepEqual(good.state, stack.sfuObserver.state);
+		assert.equal(stack.stream.clientCount, 2);
+	} finally {
+		bad.close();
+		good.close();
+		await stack.close();
+	}
+});
+
+test('a client that never reads is dropped; its backlog stays bounded and others keep up', async () => {
+	const bound = 64 * 1024;
+	const stack = await startObserverStack({ maxClientBacklogBytes: bound });
+	const reader = new ObserverStreamClient({ socketPath: stack.socketPath });
+	const stuck = net.connect(stack.socketPath);
+	try {
+		await reader.connect();
+		stuck.pause(); // never reads
+		await waitFor(() => stack.stream.clientCount === 2, 'both clients connected');
+		const dropped = once(stack.stream.observer, 'clientclosed');
+		let closedEvent: { reason: string; peakBacklogBytes: number } | undefined;
+		dropped.then(([event]) => { closedEvent = event as typeof closedEvent; }, () => {});
+		const router = await stack.pool.workers[0]!.createRouter({ mediaCodecs, appData: { roomId: 'r' } });
+		const transport = await webRtcTransport(router, { roomId: 'r', peerId: 'p', direction: 'send' });
+		const producer = await produce(transport, 'video', { roomId: 'r', peerId: 'p' });
+		let toggles = 0;
+		for (; !closedEvent && toggles < 50_000; toggles++) await (producer.paused ? producer.resume() : producer.pause());
+		assert.ok(closedEvent, `dropped after ${toggles} events`);
+		assert.equal(closedEvent.reason, 'backlog');
+		const lineBytes = JSON.stringify(stack.sfuObserver.state.producers[producer.id]).length + 100;
+		assert.ok(closedEvent.peakBacklogBytes <= bound + lineBytes, `peak backlog ${closedEvent.peakBacklogBytes} ≤ ${bound} + one line`);
+		assert.equal(stack.stream.clientCount, 1);
+		// The stuck client finds its connection closed once it reads again.
+		stuck.resume();
+		await once(stuck, 'close');
+		// The reader saw every event.
+		await waitFor(() => reader.seq === stack.stream.seq, 'the reader to catch up');
+		assert.deepEqual(reader.state, stack.sfuObserver.state);
+		assert.equal(reader.state.producers[producer.id]!.paused, producer.paused);
+	} finally {
+		stuck.destroy();
+		reader.close();
+		await stack.close();
+	}
+});
+
+test('requests: getStats, dump, usage, counters, setLogLevel, snapshot', async () => {
+	const stack = await startObserverStack();
+	const client = new ObserverStreamClient({ socketPath: stack.socketPath });
+	const namespacesBefore = debug.disable();
+	debug.enable(namespacesBefore);
+	try {
+		await client.connect();
+		const worker = stack.pool.workers[0]!;
+		const router = await worker.createRouter({ mediaCodecs, appData: { roomId: 'r' } });
+		const send = await webRtcTransport(router, { roomId: 'r', peerId: 'a', direction: 'send' });
+		const recv = await webRtcTransport(router, { roomId: 'r', peerId: 'b', direction: 'recv' });
+		const producer = await produce(send, 'audio', { roomId: 'r', peerId: 'a' });
+		const consumer = await consume(recv, router, producer, { roomId: 'r', peerId: 'b' });
+
+		const { stats, errors, timedOut } = await client.request('getStats', { ids: [send.id, producer.id, consumer.id, 'missing'] });
+		assert.deepEqual(timedOut, []);
+		assert.deepEqual(Object.keys(errors), ['missing']);
+		assert.equal((stats[send.id]![0] as { type: string }).type, 'webrtc-transport');
+		assert.ok(Array.isArray(stats[producer.id]));
+		assert.equal((stats[consumer.id]![0] as { type: string }).type, 'outbound-rtp');
+
+		for (const [entity, id] of [['worker', String(worker.pid)], ['router', router.id], ['transport', send.id], ['producer', producer.id], ['consumer', consumer.id]] as const) {
+			const dump = await client.request('dump', { entity, id }) as Record<string, unknown>;
+			assert.ok(dump && typeof dump === 'object', `dump of ${entity}`);
+			if (entity !== 'worker') assert.equal(dump.id, id);
+		}
+		await assert.rejects(client.request('dump', { entity: 'producer', id: consumer.id }), { name: 'NotFoundError' });
+		await assert.rejects(client.request('dump', { entity: 'room' as 'router', id: 'x' }), { name: 'BadRequestError' });
+
+		const usage = await client.request('usage', {});
+		assert.equal(usage.server.pid, process.pid);
+		assert.ok(usage.server.rssBytes > 10e6 && usage.server.cpuUserSeconds > 0);
+		assert.deepEqual(usage.workers.map((w) => w.pid), [worker.pid]);
+		assert.ok(usage.workers[0]!.maxRssBytes > 1e6, 'ru_maxrss KB → bytes');
+		assert.ok(usage.workers[0]!.cpuUserSeconds < 600, 'ru_utime ms → seconds');
+
+		await assert.rejects(client.request('counters', {}), { name: 'UnavailableError' });
+
+		assert.deepEqual(await client.request('setLogLevel', { namespaces: 'meter-sfu:Nothing*' }), { namespaces: 'meter-sfu:Nothing*' });
+		assert.equal(debug.enabled('meter-sfu:NothingHere'), true);
+		assert.deepEqual(await client.request('setLogLevel', {}), { namespaces: 'meter-sfu:Nothing*' });
+		await assert.rejects(client.request('setLogLevel', { namespaces: 'a;rm -rf' }), { name: 'BadRequestError' });
+
+		const snapshot = await client.request('snapshot', {});
+		assert.equal(snapshot.seq, stack.stream.seq);
+		assert.deepEqual(snapshot.state, stack.sfuObserver.state);
+	} finally {
+		debug.enable(namespacesBefore);
+		client.close();
+		await stack.close();
+	}
+});
+
+test('getStats answers by its deadline when a worker hangs; in-flight requests are bounded', async () => {
+	const stack = await startObserverStack();
+	const client = new ObserverStreamClient({ socketPath: stack.socketPath });
+	const worker = stack.pool.workers[0]!;
+	try {
+		await client.connect();
+		const router = await worker.createRouter({ mediaCodecs, appData: { roomId: 'r' } });
+		const transport = await webRtcTransport(router, { roomId: 'r', peerId: 'a', direction: 'send' });
+		const producers = await Promise.all(Array.from({ length: 20 }, () => produce(transport, 'audio', { roomId: 'r', peerId: 'a' })));
+		process.kill(worker.pid, 'SIGSTOP');
+		try {
+			const started = Date.now();
+			const ids = [transport.id, ...producers.map((p) => p.id)];
+			const { stats, timedOut } = await client.request('getStats', { ids, timeoutMs: 300 });
+			assert.ok(Date.now() - started < 2_000, 'answered near its deadline');
+			assert.deepEqual(Object.keys(stats), []);
+			assert.deepEqual([...timedOut].sort(), [...ids].sort());
+
+			// Requests that cannot finish pile up to the bound; one more is refused at once.
+			const hanging = Array.from({ length: MAX_INFLIGHT_REQUESTS }, () => client.request('usage', {}, { timeoutMs: 30_000 }));
+			await assert.rejects(client.request('usage', {}), { name: 'TooManyRequestsError' });
+			process.kill(worker.pid, 'SIGCONT');
+			const answers = await Promise.all(hanging);
+			assert.equal(answers.length, MAX_INFLIGHT_REQUESTS);
+			// The late getStats results went nowhere; a new request works.
+			const again = await client.request('getStats', { ids: [transport.id] });
+			assert.equal(again.stats[transport.id]!.length, 1);
+		} finally {
+			process.kill(worker.pid, 'SIGCONT');
+		}
+	} finally {
+		client.close();
+		await stack.close();
+	}
+});
+
+test('the client detects a sequence gap and resyncs from a snapshot', async () => {
+	// The real server never skips a number; a hand-driven peer on a real socket does.
+	const dir = tempDir();
+	const socketPath = path.join(dir, 'gap.sock');
+	const server = net.createServer();
+	await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+	const client = new ObserverStreamClient({ socketPath });
+	try {
+		const connected = once(server, 'connection');
+		const connecting = client.connect();
+		const [peer] = (await connected) as [net.Socket];
+		const send = (m: unknown): boolean => peer.write(`${JSON.stringify(m)}\n`);
+		const requests: { id: number; method: string }[] = [];
+		let buffer = '';
+		peer.setEncoding('utf8').on('data', (chunk: string) => {
+			buffer += chunk;
+			for (let i; (i = buffer.indexOf('\n')) !== -1; buffer = buffer.slice(i + 1)) requests.push(JSON.parse(buffer.slice(0, i)));
+		});
+		send({ type: 'hello', protocol: 'meter-sfu-observer', version: PROTOCOL_VERSION, server: { pid: 1, version: 'x', startedAt: 0, mediasoupVersion: '3.8.4' } });
+		send({ type: 'snapshot', seq: 5, state: emptyState() });
+		await connecting;
+		const worker = { pid: 42, startedAt: 1 };
+		send({ type: 'event', seq: 6, op: 'add', entity: 'worker', id: '42', record: worker });
+		await waitFor(() => client.seq === 6, 'event 6');
+		assert.deepEqual(client.state.workers['42'], worker);
+		const gaps: unknown[] = [];
+		client.on('gap', (gap) => gaps.push(gap));
+		send({ type: 'event', seq: 8, op: 'remove', entity: 'worker', id: '42' });
+		await waitFor(() => requests.length === 1, 'a snapshot request');
+		assert.deepEqual(gaps, [{ expectedSeq: 7, seq: 8 }]);
+		assert.equal(requests[0]!.method, 'snapshot');
+		// Events before the answer are covered by it and ignored.
+		send({ type: 'event', seq: 9, op: 'add', entity: 'worker', id: '43', record: { pid: 43, startedAt: 2 } });
+		const fresh = { ...emptyState(), workers: { 44: { pid: 44, startedAt: 3 } } };
+		send({ type: 'response', id: requests[0]!.id, ok: true, result: { type: 'snapshot', seq: 9, state: fresh } });
+		await waitFor(() => client.state.workers['44'] !== undefined, 'the fresh snapshot');
+		assert.deepEqual(client.state, fresh);
+		send({ type: 'event', seq: 10, op: 'remove', entity: 'worker', id: '44' });
+		await waitFor(() => client.seq === 10, 'event 10');
+		assert.deepEqual(client.state.workers, {});
+		peer.destroy();
+	} finally {
+		client.close();
+		await new Promise((resolve) => server.close(resolve));
+		fs.rmSync(dir, { recursive: true, force: true });
+	}
+});
