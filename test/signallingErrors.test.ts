@@ -204,9 +204,9 @@ test('the edge: unknown method, malformed envelope, forbidden keys, binary, miss
 	assert.equal(({} as Record<string, unknown>).admin, undefined);
 
 	// No ack: nothing to answer, nothing done; counted.
-	client.socket.emit('request' as never, { method: 'getRouterRtpCapabilities', data: { roomId: 'no-ack' } } as never);
-	client.socket.emit('request' as never, { method: 'getRouterRtpCapabilities', data: { roomId: 'no-ack' } } as never, 'not a function' as never);
-	client.socket.emit('hello' as never, 'world' as never);
+	client.rawEmit('request', { method: 'getRouterRtpCapabilities', data: { roomId: 'no-ack' } });
+	client.rawEmit('request', { method: 'getRouterRtpCapabilities', data: { roomId: 'no-ack' } }, 'not a function');
+	client.rawEmit('hello', 'world');
 	const ok = await client.requestOk('getRouterRtpCapabilities', { roomId: 'after-no-ack' });
 	assert.ok(ok.routerRtpCapabilities.codecs);
 	assert.equal(server.server.meetingServer.rooms.has('no-ack'), false, 'a request without ack is not run');

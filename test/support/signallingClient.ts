@@ -61,6 +61,11 @@ export class SignallingClient {
 		}).emitWithAck('request', message);
 	}
 
+	/** Emits anything, without waiting for an ack (for missing-ack and unknown-event tests). */
+	rawEmit(event: string, ...args: unknown[]): void {
+		(this.socket as unknown as { emit(event: string, ...args: unknown[]): void }).emit(event, ...args);
+	}
+
 	/** Resolves with the first notification (already received or future) of `method` matching `predicate`. */
 	async waitForNotification<N extends keyof Notifications>(
 		method: N, predicate: (data: Notifications[N]) => boolean = () => true, timeoutMs = DEFAULT_TIMEOUT_MS
