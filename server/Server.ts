@@ -1,9 +1,8 @@
-import { Registry, collectDefaultMetrics, Gauge, Counter } from 'prom-client';
 import type { Config } from '../config/configSchema.js';
 import { Logger } from './Logger.js';
 import { WorkerPool } from './sfu/WorkerPool.js';
 import { AppHttpServer } from './http/AppHttpServer.js';
-import { MetricsHttpServer } from './exporter/MetricsHttpServer.js';
+import { ExporterService } from './exporter/ExporterService.js';
 import { MeetingServer } from './sfu/MeetingServer.js';
 import { SfuObserver } from './observer/SfuObserver.js';
 import { ObserverRequestHandler } from './observer/ObserverRequestHandler.js';
@@ -19,7 +18,7 @@ export class Server {
 	readonly config: Config;
 	readonly workerPool: WorkerPool;
 	readonly appHttpServer: AppHttpServer;
-	readonly metricsHttpServer?: MetricsHttpServer;
+	readonly exporterService?: ExporterService;
 	readonly meetingServer: MeetingServer;
 	readonly sfuObserver: SfuObserver;
 	readonly observerStreamServer: ObserverStreamServer;
@@ -29,7 +28,7 @@ export class Server {
 		const workerPool = await WorkerPool.create({ numWorkers: config.mediasoup.numWorkers, settings: config.mediasoup.worker });
 		let sfuObserver: SfuObserver | undefined;
 		let appHttpServer: AppHttpServer | undefined;
-		let metricsHttpServer: MetricsHttpServer | undefined;
+		let exporterService: ExporterService | undefined;
 		let meetingServer: MeetingServer | undefined;
 		let observerStreamServer: ObserverStreamServer | undefined;
 		try {
@@ -45,11 +44,13 @@ export class Server {
 				maxClientBacklogBytes: config.observer.maxClientBacklogBytes
 			});
 			if (config.prometheus.enabled) {
-				metricsHttpServer = await MetricsHttpServer.create({
-					ip: config.prometheus.listen, port: config.prometheus.port, registry: minimalRegistry(workerPool)
+				// The exporter reads the SFU only through the observer stream, as scripts/exporter does.
+				exporterService = await ExporterService.create({
+					socketPath: observerStreamServer.socketPath, ip: config.prometheus.listen, port: config.prometheus.port, options: config.prometheus
 				});
 			}
 		} catch (error) {
+			await exporterService?.close();
 			await meetingServer?.close();
 			await observerStreamServer?.close();
 			await appHttpServer?.close();
@@ -57,18 +58,18 @@ export class Server {
 			workerPool.close();
 			throw error;
 		}
-		return new Server({ config, workerPool, appHttpServer, metricsHttpServer, meetingServer, sfuObserver, observerStreamServer });
+		return new Server({ config, workerPool, appHttpServer, exporterService, meetingServer, sfuObserver, observerStreamServer });
 	}
 
-	private constructor({ config, workerPool, appHttpServer, metricsHttpServer, meetingServer, sfuObserver, observerStreamServer }: {
-		config: Config; workerPool: WorkerPool; appHttpServer: AppHttpServer; metricsHttpServer?: MetricsHttpServer;
+	private constructor({ config, workerPool, appHttpServer, exporterService, meetingServer, sfuObserver, observerStreamServer }: {
+		config: Config; workerPool: WorkerPool; appHttpServer: AppHttpServer; exporterService?: ExporterService;
 		meetingServer: MeetingServer;
 		sfuObserver: SfuObserver; observerStreamServer: ObserverStreamServer;
 	}) {
 		this.config = config;
 		this.workerPool = workerPool;
 		this.appHttpServer = appHttpServer;
-		this.metricsHttpServer = metricsHttpServer;
+		this.exporterService = exporterService;
 		this.meetingServer = meetingServer;
 		this.sfuObserver = sfuObserver;
 		this.observerStreamServer = observerStreamServer;
@@ -84,7 +85,7 @@ export class Server {
 	}
 
 	get metricsUrl(): string | undefined {
-		return this.metricsHttpServer ? `${this.metricsHttpServer.url}/metrics` : undefined;
+		return this.exporterService ? `${this.exporterService.url}/metrics` : undefined;
 	}
 
 	async close(): Promise<void> {
@@ -93,30 +94,11 @@ export class Server {
 		logger.debug('close()');
 		// First: peers hear `roomClosed` while the sockets are still up.
 		await this.meetingServer.close();
-		await this.metricsHttpServer?.close();
+		await this.exporterService?.close();
 		// The stream goes before the workers, so clients see no flood of removals on the way out.
 		await this.observerStreamServer.close();
 		await this.appHttpServer.close();
 		this.sfuObserver.close();
 		this.workerPool.close();
 	}
-}
-
-/** Stand-in until the exporter: process metrics plus worker counts. */
-function minimalRegistry(workerPool: WorkerPool): Registry {
-	const registry = new Registry();
-	collectDefaultMetrics({ register: registry });
-	// Gauges named *_total fail `promtool check metrics`.
-	for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
-		registry.removeSingleMetric(name);
-	}
-	new Gauge({
-		name: 'mediasoup_workers', help: 'mediasoup workers running', registers: [registry],
-		collect() { this.set(workerPool.workers.length); }
-	});
-	new Counter({
-		name: 'mediasoup_worker_deaths_total', help: 'mediasoup workers that died', registers: [registry],
-		collect() { this.reset(); this.inc(workerPool.deaths); }
-	});
-	return registry;
 }

@@ -1,22 +1,41 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { Registry, type RegistryContentType } from 'prom-client';
 import { Logger } from '../Logger.js';
+import type { ScrapeResult } from './Exporter.js';
 
 const logger = new Logger('MetricsHttpServer');
 
+const OPENMETRICS = 'application/openmetrics-text';
+const TEXT_OFFER = 'text/plain; version=0.0.4';
+const OPENMETRICS_OFFER = `${OPENMETRICS}; version=1.0.0`;
+
+/** What the HTTP server serves: anything that can build one scrape's exposition. */
+export interface Scrapable {
+	scrape(options: { openMetrics: boolean }): Promise<ScrapeResult>;
+}
+
+const LANDING_PAGE = `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>meter-sfu exporter</title></head>
+<body>
+<h1>meter-sfu exporter</h1>
+<p>Prometheus metrics of the meter-sfu SFU: <a href="metrics">/metrics</a>
+(Prometheus text format, or OpenMetrics when the Accept header asks for ${OPENMETRICS}).</p>
+</body>
+</html>
+`;
+
 /**
- * The metrics endpoint: `/metrics` (Prometheus text, or OpenMetrics when the Accept header asks for
- * it) and a landing page at `/`. Metrics are built by the registry's collectors on each request.
+ * The metrics endpoint: `/metrics` and a landing page at `/`. The format follows the Accept header
+ * (with q-values, as Prometheus sends them); each request is its own scrape.
  */
 export class MetricsHttpServer {
 	readonly httpServer: http.Server;
-	readonly #registry: Registry;
 	#closed = false;
 
-	static async create({ ip, port, registry }: { ip: string; port: number; registry: Registry }): Promise<MetricsHttpServer> {
-		const server = new MetricsHttpServer(registry);
+	static async create({ ip, port, exporter }: { ip: string; port: number; exporter: Scrapable }): Promise<MetricsHttpServer> {
+		const server = new MetricsHttpServer(exporter);
 		await new Promise<void>((resolve, reject) => {
 			server.httpServer.once('error', reject);
 			server.httpServer.listen(port, ip, () => {
@@ -28,22 +47,23 @@ export class MetricsHttpServer {
 		return server;
 	}
 
-	private constructor(registry: Registry) {
-		this.#registry = registry;
+	private constructor(exporter: Scrapable) {
 		const app = express();
 		app.disable('x-powered-by');
 		app.get('/', (_req, res) => {
-			res.type('html').send('<!doctype html><title>meter-sfu exporter</title><h1>meter-sfu exporter</h1><p><a href="metrics">Metrics</a></p>\n');
+			res.type('html').send(LANDING_PAGE);
 		});
 		app.get('/metrics', (req, res) => {
-			const openMetrics = (req.headers.accept ?? '').includes('application/openmetrics-text');
-			(this.#registry as Registry<RegistryContentType>).setContentType(
-				openMetrics ? Registry.OPENMETRICS_CONTENT_TYPE : Registry.PROMETHEUS_CONTENT_TYPE);
-			this.#registry.metrics().then(
-				(body) => res.type(this.#registry.contentType).send(body),
+			// Offers with versions: an Accept entry's parameters must match the offer's, so a
+			// request for OpenMetrics 0.0.1 only falls back to the text format.
+			const openMetrics = req.accepts([TEXT_OFFER, OPENMETRICS_OFFER]) === OPENMETRICS_OFFER;
+			exporter.scrape({ openMetrics }).then(
+				({ contentType, body }) => {
+					res.set('Cache-Control', 'no-store').type(contentType).send(body);
+				},
 				(error: Error) => {
-					logger.error('scrape failed: %s', error.message);
-					res.status(500).type('text/plain').send(`scrape failed: ${error.message}\n`);
+					logger.error('scrape failed: %s', error.stack ?? error.message);
+					res.status(500).type('text/plain').send('scrape failed\n');
 				});
 		});
 		this.httpServer = http.createServer(app);

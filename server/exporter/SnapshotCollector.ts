@@ -1,0 +1,135 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Logger } from '../Logger.js';
+import type { ObservedState } from '../observer/ObservedState.js';
+import type { ObserverSource } from './ObserverSource.js';
+import { StatsSweep, type StatsSweepResult } from './StatsSweep.js';
+import {
+	SNAPSHOT_PARTS, type ExporterTotals, type MetricsSnapshot, type PartOutcome, type SnapshotPart, type SweepOutcome
+} from './MetricsSnapshot.js';
+
+const logger = new Logger('SnapshotCollector');
+
+/** Share of the scrape deadline left for building and serialising the metrics (at most 500 ms). */
+const BUILD_SHARE = 0.1;
+const MAX_BUILD_RESERVE_MS = 500;
+
+export type SnapshotCollectorOptions = {
+	source: ObserverSource;
+	/** The whole scrape's deadline; the snapshot ends a little earlier so the answer makes it. */
+	scrapeTimeoutMs: number;
+	statsConcurrency: number;
+	/** Without per-object series only transports are swept (their bitrates feed the totals). */
+	perObjectMetrics: boolean;
+};
+
+/**
+ * Takes the snapshot a scrape's metrics are built from: the mirror's state, one stats sweep, the
+ * server's counters and usage, all started at once and bounded by one deadline. Scrapes that
+ * arrive while a snapshot is being taken get the same one, so N concurrent scrapes cost one sweep.
+ */
+export class SnapshotCollector {
+	readonly #source: ObserverSource;
+	readonly #scrapeTimeoutMs: number;
+	readonly #statsConcurrency: number;
+	readonly #perObjectMetrics: boolean;
+	readonly #totals: ExporterTotals = { sweeps: 0, statsErrors: 0, statsTimeouts: 0 };
+	#inFlight?: Promise<MetricsSnapshot>;
+
+	constructor({ source, scrapeTimeoutMs, statsConcurrency, perObjectMetrics }: SnapshotCollectorOptions) {
+		if (!Number.isInteger(scrapeTimeoutMs) || scrapeTimeoutMs < 1) throw new TypeError('scrapeTimeoutMs must be a positive integer');
+		this.#source = source;
+		this.#scrapeTimeoutMs = scrapeTimeoutMs;
+		this.#statsConcurrency = statsConcurrency;
+		this.#perObjectMetrics = perObjectMetrics;
+	}
+
+	/** The snapshot in progress, or a new one. Never rejects. */
+	collect(): Promise<MetricsSnapshot> {
+		if (!this.#inFlight) {
+			this.#inFlight = this.#take().finally(() => { this.#inFlight = undefined; });
+		}
+		return this.#inFlight;
+	}
+
+	async #take(): Promise<MetricsSnapshot> {
+		const startedAt = Date.now();
+		const t0 = performance.now();
+		const reserve = Math.min(MAX_BUILD_RESERVE_MS, this.#scrapeTimeoutMs * BUILD_SHARE);
+		const deadline = startedAt + this.#scrapeTimeoutMs - reserve;
+		const elapsed = (): number => (performance.now() - t0) / 1000;
+		const parts = Object.fromEntries(SNAPSHOT_PARTS.map((p) => [p, { durationSeconds: 0, success: false }])) as Record<SnapshotPart, PartOutcome>;
+		const source = this.#source;
+		if (!source.connected) {
+			return this.#snapshot({ state: null, sweep: emptySweep(), counters: null, usage: null, parts, timedOut: false, startedAt, t0 });
+		}
+
+		const initial = source.state;
+		const ids = [...Object.keys(initial.transports)];
+		if (this.#perObjectMetrics) ids.push(...Object.keys(initial.producers), ...Object.keys(initial.consumers));
+		const sweep = StatsSweep.start({ source, ids, deadline, concurrency: this.#statsConcurrency });
+		const settled = new Set<SnapshotPart>();
+		const timed = <T>(part: SnapshotPart, promise: Promise<T>): Promise<T | null> => promise.then(
+			(value) => {
+				settled.add(part);
+				parts[part] = { durationSeconds: elapsed(), success: true };
+				return value;
+			},
+			(error: Error) => {
+				settled.add(part);
+				parts[part] = { durationSeconds: elapsed(), success: false };
+				logger.warn('%s failed: %s: %s', part, error.name, error.message);
+				return null;
+			});
+		const requestTimeoutMs = Math.max(1, deadline - Date.now());
+		let counters: MetricsSnapshot['counters'] = null;
+		let usage: MetricsSnapshot['usage'] = null;
+		const all = Promise.all([
+			timed('stats', sweep.done),
+			timed('counters', source.request('counters', {}, { timeoutMs: requestTimeoutMs })).then((v) => { counters = v; }),
+			timed('usage', source.request('usage', {}, { timeoutMs: requestTimeoutMs })).then((v) => { usage = v; })
+		]);
+		const timer = new AbortController();
+		const finished = await Promise.race([
+			all.then(() => true),
+			sleep(Math.max(0, deadline - Date.now()), false, { signal: timer.signal }).catch(() => false)
+		]);
+		timer.abort();
+		for (const part of SNAPSHOT_PARTS) {
+			if (!settled.has(part)) parts[part] = { durationSeconds: elapsed(), success: false };
+		}
+		if (!finished) logger.warn('snapshot hit its deadline (%d ms): %s unfinished', this.#scrapeTimeoutMs, SNAPSHOT_PARTS.filter((p) => !settled.has(p)).join(', '));
+		// The freshest state: objects closed during the sweep are gone, as they should be. A stream
+		// that dropped meanwhile leaves a stale mirror, which must not be exported.
+		const state = source.connected ? copyState(source.state) : null;
+		const judged = state ? judge(sweep.result(), state) : emptySweep();
+		if (state) {
+			if (parts.stats.success && (judged.errors.size > 0 || judged.timedOut.size > 0)) parts.stats.success = false;
+			this.#totals.sweeps++;
+			this.#totals.statsErrors += judged.errors.size;
+			this.#totals.statsTimeouts += judged.timedOut.size;
+		}
+		return this.#snapshot({ state, sweep: judged, counters, usage, parts, timedOut: !finished, startedAt, t0 });
+	}
+
+	#snapshot({ t0, ...rest }: Omit<MetricsSnapshot, 'totals' | 'durationSeconds'> & { t0: number }): MetricsSnapshot {
+		return { ...rest, totals: { ...this.#totals }, durationSeconds: (performance.now() - t0) / 1000 };
+	}
+}
+
+function emptySweep(): SweepOutcome {
+	return { stats: new Map(), errors: new Map(), timedOut: new Set() };
+}
+
+/** A shallow copy: records are immutable values (an update replaces the record), maps are not. */
+function copyState(state: Readonly<ObservedState>): ObservedState {
+	return Object.fromEntries(Object.entries(state).map(([kind, records]) => [kind, { ...records }])) as ObservedState;
+}
+
+/** Keeps the sweep's outcome for objects that still exist; a failure for a closed object is churn, not an error. */
+function judge(result: StatsSweepResult, state: ObservedState): SweepOutcome {
+	const exists = (id: string): boolean => id in state.transports || id in state.producers || id in state.consumers;
+	const stats = new Map([...result.stats].filter(([id]) => exists(id)));
+	const errors = new Map([...result.errors].filter(([id]) => exists(id) && !stats.has(id)));
+	const timedOut = new Set([...result.timedOut].filter((id) => exists(id) && !stats.has(id) && !errors.has(id)));
+	return { stats, errors, timedOut };
+}
