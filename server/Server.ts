@@ -95,7 +95,7 @@ export class Server {
 		// First: peers hear `roomClosed` while the sockets are still up.
 		await this.meetingServer.close();
 		await this.exporterService?.close();
-		// The stream goes before the workers, so clients see no flood of removals on the way out.
+		// The stream closes before the workers: its requests (getStats, dump, usage) use them.
 		await this.observerStreamServer.close();
 		await this.appHttpServer.close();
 		this.sfuObserver.close();
