@@ -175,7 +175,9 @@ export class Peer extends TypedEmitter<PeerEvents> {
 		const entry = this.#transport(transportId);
 		if (entry.type !== 'plain') throw new BadRequestError('data.transportId: not a plain transport');
 		if (entry.direction !== 'recv') throw new BadRequestError('data.transportId: a send plain transport learns its remote address itself (comedia)');
-		await entry.transport.connect({ ip, port, ...(rtcpPort !== undefined ? { rtcpPort } : {}) });
+		// All plain transports here multiplex RTCP with RTP; the worker would refuse a separate port.
+		if (rtcpPort !== undefined && rtcpPort !== port) throw new BadRequestError('data.rtcpPort: plain transports use rtcp-mux; leave rtcpPort out');
+		await entry.transport.connect({ ip, port });
 	}
 
 	/** Called once the client has the recv transport's parameters: now consumers may be announced. */
