@@ -97,9 +97,9 @@ export default {
 		deidentify: false,
 		// Show addresses as ip:port instead of looking up host names (no reverse DNS).
 		numeric: false,
-		// Blank the id labels (peer, transport, producer, consumer ids) to cut cardinality. Series that
-		// then share all labels are folded: counts and bitrates summed, score the lowest, loss,
-		// jitter and round-trip time the highest.
+		// Blank the id labels (peer, transport, producer, consumer ids, SSRCs) and drop address ports
+		// to cut cardinality. Series that then share all labels are folded: counts and bitrates
+		// summed, score the lowest, loss, jitter and round-trip time the highest.
 		quiet: false,
 		// Personal data in labels: display_name, user_agent and remote_addr are empty unless this is
 		// true. Off by default: turn it on only where your privacy rules allow it.

@@ -18,7 +18,8 @@ export class AddressLabeler {
 		this.#dns = dns;
 	}
 
-	format(ip: string, port: number): string {
+	/** `host:port`, or the host alone when `port` is undefined (`quiet`: ports are per transport). */
+	format(ip: string, port?: number): string {
 		if (this.#deidentify) return withPort(maskIp(ip), port, net.isIPv6(ip) && !isIpv4Mapped(ip));
 		if (this.#numeric || !this.#dns) return withPort(ip, port, net.isIPv6(ip));
 		const name = this.#dns.name(ip);
@@ -27,7 +28,8 @@ export class AddressLabeler {
 	}
 }
 
-function withPort(host: string, port: number, bracket: boolean): string {
+function withPort(host: string, port: number | undefined, bracket: boolean): string {
+	if (port === undefined) return host;
 	return bracket ? `[${host}]:${port}` : `${host}:${port}`;
 }
 

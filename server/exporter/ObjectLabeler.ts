@@ -67,8 +67,8 @@ export class ObjectLabeler {
 			direction: transport.direction ?? '',
 			// A transport without a selected tuple yet has empty address labels (edumeet crashed).
 			proto: tuple?.protocol ?? '',
-			local_addr: tuple ? this.#addresses.format(tuple.localIp, tuple.localPort) : '',
-			remote_addr: tuple && this.#options.personalLabels ? this.#addresses.format(tuple.remoteIp, tuple.remotePort) : ''
+			local_addr: tuple ? this.#addresses.format(tuple.localIp, this.#port(tuple.localPort)) : '',
+			remote_addr: tuple && this.#options.personalLabels ? this.#addresses.format(tuple.remoteIp, this.#port(tuple.remotePort)) : ''
 		};
 		this.#transportLabels.set(transport.id, labels);
 		return labels;
@@ -95,12 +95,18 @@ export class ObjectLabeler {
 			codec: codecOf(stat.mimeType ?? record.mimeType),
 			type: stat.type,
 			rid: stat.rid !== undefined ? labelValue(stat.rid, 32) : '',
-			ssrc: String(stat.ssrc)
+			// Under quiet the SSRC goes too (it is per stream); simulcast layers stay apart by rid.
+			ssrc: this.#options.quiet ? '' : String(stat.ssrc)
 		};
 	}
 
 	#id(id: string): string {
 		return this.#options.quiet ? '' : labelValue(id);
+	}
+
+	/** Ports are per transport, so `quiet` drops them to let series fold. */
+	#port(port: number): number | undefined {
+		return this.#options.quiet ? undefined : port;
 	}
 }
 

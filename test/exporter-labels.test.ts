@@ -1,0 +1,201 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import dns from 'node:dns';
+import { once } from 'node:events';
+import { Registry, type RegistryContentType } from 'prom-client';
+import { labelValue, MAX_LABEL_CHARS } from '../server/exporter/labelValue.js';
+import { AddressLabeler, maskIp } from '../server/exporter/AddressLabeler.js';
+import { ReverseDnsCache } from '../server/exporter/ReverseDnsCache.js';
+import { FoldingGauge } from '../server/exporter/FoldingGauge.js';
+import { PrecomputedHistogram } from '../server/exporter/PrecomputedHistogram.js';
+
+async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
+	const deadline = Date.now() + timeoutMs;
+	while (!check()) {
+		if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+		await new Promise((resolve) => setTimeout(resolve, 10));
+	}
+}
+
+/**
+ * A real DNS server on loopback UDP that answers PTR queries from `names` (reverse name →
+ * host name), NXDOMAIN for others, and ignores every query while `silent` is set.
+ */
+async function startPtrServer(names: Map<string, string>): Promise<{ address: string; queries: string[]; silent: boolean; close(): void }> {
+	const socket = dgram.createSocket('udp4');
+	const server = { address: '', queries: [] as string[], silent: false, close: () => socket.close() };
+	socket.on('message', (query, rinfo) => {
+		let offset = 12;
+		const labels: string[] = [];
+		while (query[offset]! > 0) {
+			labels.push(query.subarray(offset + 1, offset + 1 + query[offset]!).toString('ascii'));
+			offset += query[offset]! + 1;
+		}
+		const questionEnd = offset + 5;
+		const qname = labels.join('.').toLowerCase();
+		server.queries.push(qname);
+		if (server.silent) return;
+		const name = names.get(qname);
+		const header = Buffer.alloc(12);
+		query.copy(header, 0, 0, 2);
+		header.writeUInt16BE(name ? 0x8180 : 0x8183, 2); // response, recursion available, NOERROR / NXDOMAIN
+		header.writeUInt16BE(1, 4);
+		header.writeUInt16BE(name ? 1 : 0, 6);
+		const parts = [header, query.subarray(12, questionEnd)];
+		if (name) {
+			const rdata = Buffer.concat([...name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, 'ascii')])), Buffer.from([0])]);
+			const answer = Buffer.alloc(12);
+			answer.writeUInt16BE(0xc00c, 0); // name: pointer to the question
+			answer.writeUInt16BE(12, 2); // PTR
+			answer.writeUInt16BE(1, 4); // IN
+			answer.writeUInt32BE(60, 6);
+			answer.writeUInt16BE(rdata.length, 10);
+			parts.push(answer, rdata);
+		}
+		socket.send(Buffer.concat(parts), rinfo.port, rinfo.address);
+	});
+	socket.bind(0, '127.0.0.1');
+	await once(socket, 'listening');
+	server.address = `127.0.0.1:${socket.address().port}`;
+	return server;
+}
+
+function resolverFor(address: string, timeoutMs = 300): dns.promises.Resolver {
+	const resolver = new dns.promises.Resolver({ timeout: timeoutMs, tries: 1 });
+	resolver.setServers([address]);
+	return resolver;
+}
+
+test('labelValue: lone surrogates and control characters become U+FFFD; cut at 128 code points, never inside a pair', () => {
+	assert.equal(labelValue('ok "quoted" \\ back\nslash'), 'ok "quoted" \\ back\nslash', 'escaping is the exposition\'s job');
+	assert.equal(labelValue('a\uD800b'), 'a\uFFFDb');
+	assert.equal(labelValue('a\uDC00b'), 'a\uFFFDb');
+	assert.equal(labelValue('end\uD83D'), 'end\uFFFD');
+	assert.equal(labelValue('\uD83D\uDE00'), '\uD83D\uDE00', 'a valid pair stays');
+	assert.equal(labelValue('nul\u0000bell\u0007cr\rdel\u007Fc1\u0085tab\t'), 'nul\uFFFDbell\uFFFDcr\uFFFDdel\uFFFDc1\uFFFDtab\t');
+	const emoji = '😀'.repeat(1000);
+	const cut = labelValue(emoji);
+	assert.equal([...cut].length, MAX_LABEL_CHARS);
+	assert.equal(cut, '😀'.repeat(MAX_LABEL_CHARS));
+	const shifted = labelValue(`a${emoji}`);
+	assert.equal([...shifted].length, MAX_LABEL_CHARS);
+	assert.ok(!/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/.test(shifted), 'no half pair at the cut');
+	assert.equal(labelValue('x'.repeat(1000)).length, MAX_LABEL_CHARS);
+	assert.equal(Buffer.from(labelValue(`${'é'.repeat(200)}\uD800`)).toString(), 'é'.repeat(MAX_LABEL_CHARS), 'round-trips through UTF-8');
+});
+
+test('maskIp masks IPv4, IPv6 and IPv4-mapped addresses; AddressLabeler formats per option', () => {
+	assert.equal(maskIp('192.168.17.42'), '192.168.x.x');
+	assert.equal(maskIp('2001:db8:85a3::8a2e:370:7334'), '2001:db8:x:x:x:x:x:x');
+	assert.equal(maskIp('2001:0DB8:0000:0000:0000:0000:0000:0001'), '2001:db8:x:x:x:x:x:x');
+	assert.equal(maskIp('::1'), '0:0:x:x:x:x:x:x');
+	assert.equal(maskIp('fe80::1%eth0'), 'fe80:0:x:x:x:x:x:x');
+	assert.equal(maskIp('::ffff:10.1.2.3'), '10.1.x.x');
+	assert.equal(maskIp('64:ff9b::10.1.2.3'), '64:ff9b:x:x:x:x:x:x');
+	assert.equal(maskIp('not an address'), 'x');
+
+	const deidentified = new AddressLabeler({ deidentify: true, numeric: false });
+	assert.equal(deidentified.format('10.1.2.3', 40000), '10.1.x.x:40000');
+	assert.equal(deidentified.format('2001:db8::1', 40000), '[2001:db8:x:x:x:x:x:x]:40000');
+	assert.equal(deidentified.format('::ffff:10.1.2.3', 5), '10.1.x.x:5');
+	assert.equal(deidentified.format('10.1.2.3'), '10.1.x.x', 'no port under quiet');
+	const numeric = new AddressLabeler({ deidentify: false, numeric: true });
+	assert.equal(numeric.format('10.1.2.3', 40000), '10.1.2.3:40000');
+	assert.equal(numeric.format('2001:db8::1', 443), '[2001:db8::1]:443');
+});
+
+test('ReverseDnsCache: answers at once, looks up in the background, shows the name on later calls', async () => {
+	const ptr = await startPtrServer(new Map([['5.0.0.127.in-addr.arpa', 'sfu.example.test']]));
+	const cache = new ReverseDnsCache({ resolver: resolverFor(ptr.address), ttlMs: 60_000 });
+	try {
+		const addresses = new AddressLabeler({ deidentify: false, numeric: false, dns: cache });
+		const t0 = performance.now();
+		assert.equal(addresses.format('127.0.0.5', 40000), '127.0.0.5:40000', 'the first call shows the IP');
+		assert.ok(performance.now() - t0 < 20, 'and does not wait for DNS');
+		assert.equal(addresses.format('127.0.0.5', 40001), '127.0.0.5:40001', 'still the IP while the look-up runs');
+		await until('the name', () => addresses.format('127.0.0.5', 40000) === 'sfu.example.test:40000');
+		assert.equal(ptr.queries.filter((q) => q === '5.0.0.127.in-addr.arpa').length, 1, 'one query: in-flight look-ups are shared, answers cached');
+		assert.equal(cache.stats.lookups, 1);
+		for (let i = 0; i < 5; i++) assert.equal(addresses.format('127.0.0.5', 1), 'sfu.example.test:1');
+		assert.equal(ptr.queries.length, 1, 'a cached name costs no query');
+		assert.equal(cache.name('not-an-ip'), undefined);
+	} finally {
+		cache.close();
+		ptr.close();
+	}
+});
+
+test('ReverseDnsCache: a stale name is shown while it is refreshed; failures are remembered and keep the last name', async () => {
+	const names = new Map([['2.0.0.127.in-addr.arpa', 'old.example.test']]);
+	const ptr = await startPtrServer(names);
+	const cache = new ReverseDnsCache({ resolver: resolverFor(ptr.address), ttlMs: 100, negativeTtlMs: 100 });
+	try {
+		cache.name('127.0.0.2');
+		await until('the first name', () => cache.name('127.0.0.2') === 'old.example.test');
+		names.set('2.0.0.127.in-addr.arpa', 'new.example.test');
+		await until('the refreshed name', () => {
+			const name = cache.name('127.0.0.2');
+			assert.ok(name === 'old.example.test' || name === 'new.example.test', `never blank while refreshing, got ${name}`);
+			return name === 'new.example.test';
+		});
+		names.delete('2.0.0.127.in-addr.arpa');
+		const failuresBefore = cache.stats.failures;
+		await until('an NXDOMAIN answer', () => {
+			assert.equal(cache.name('127.0.0.2'), 'new.example.test', 'a failed refresh keeps the last name');
+			return cache.stats.failures > failuresBefore;
+		});
+		assert.equal(cache.name('127.0.0.9'), undefined);
+		await until('the NXDOMAIN for an unknown address', () => cache.stats.failures > failuresBefore + 1);
+		assert.equal(cache.name('127.0.0.9'), undefined);
+	} finally {
+		cache.close();
+		ptr.close();
+	}
+});
+
+test('ReverseDnsCache: a DNS server that never answers costs the caller nothing; the query times out in the background', async () => {
+	const ptr = await startPtrServer(new Map([['3.0.0.127.in-addr.arpa', 'slow.example.test']]));
+	ptr.silent = true;
+	const cache = new ReverseDnsCache({ resolver: resolverFor(ptr.address, 200), negativeTtlMs: 60_000 });
+	try {
+		const t0 = performance.now();
+		for (let i = 0; i < 100; i++) assert.equal(cache.name('127.0.0.3'), undefined);
+		assert.ok(performance.now() - t0 < 50, `100 calls took ${performance.now() - t0} ms`);
+		await until('the query to time out', () => cache.stats.failures === 1);
+		assert.equal(cache.stats.lookups, 1, 'one look-up for 100 calls');
+		assert.equal(cache.name('127.0.0.3'), undefined, 'the failure is remembered');
+		assert.equal(cache.stats.lookups, 1, 'and not retried before its TTL');
+	} finally {
+		cache.close();
+		ptr.close();
+	}
+});
+
+for (const openMetrics of [false, true]) {
+	const format = openMetrics ? 'OpenMetrics' : 'text';
+	test(`FoldingGauge folds series that share labels; PrecomputedHistogram exposes cumulative buckets (${format})`, async () => {
+		const registry = new Registry() as Registry<RegistryContentType>;
+		registry.setContentType(openMetrics ? Registry.OPENMETRICS_CONTENT_TYPE : Registry.PROMETHEUS_CONTENT_TYPE);
+		const sum = new FoldingGauge({ registry, name: 'test_bytes', help: 'h', labelNames: ['room'] as const, fold: 'sum' });
+		const min = new FoldingGauge({ registry, name: 'test_score', help: 'h', labelNames: ['room'] as const, fold: 'min' });
+		const max = new FoldingGauge({ registry, name: 'test_jitter_seconds', help: 'h', labelNames: ['room'] as const, fold: 'max' });
+		for (const [room, value] of [['a', 3], ['a', 5], ['b', 7], ['a', Number.NaN], ['b', undefined]] as const) {
+			sum.add({ room }, value);
+			min.add({ room }, value);
+			max.add({ room }, value);
+		}
+		const histogram = new PrecomputedHistogram({ registry, name: 'test_duration_seconds', help: 'h', buckets: [0.1, 1] });
+		histogram.set({ method: 'join' }, { cumulativeCounts: [2, 5], sum: 2.5, count: 6 });
+		assert.throws(() => histogram.set({ method: 'x' }, { cumulativeCounts: [1], sum: 0, count: 1 }), TypeError);
+		const body = await registry.metrics();
+		for (const line of [
+			'test_bytes{room="a"} 8', 'test_bytes{room="b"} 7', 'test_score{room="a"} 3', 'test_jitter_seconds{room="a"} 5',
+			'test_duration_seconds_bucket{method="join",le="0.1"} 2', 'test_duration_seconds_bucket{method="join",le="1"} 5',
+			'test_duration_seconds_bucket{method="join",le="+Inf"} 6', 'test_duration_seconds_sum{method="join"} 2.5',
+			'test_duration_seconds_count{method="join"} 6', '# TYPE test_duration_seconds histogram'
+		]) assert.ok(body.split('\n').includes(line), `${line} in\n${body}`);
+		assert.ok(!/NaN|Nan/.test(body), 'non-finite values are left out');
+		assert.equal(body.endsWith('# EOF\n'), openMetrics);
+	});
+}
