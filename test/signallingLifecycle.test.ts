@@ -96,6 +96,40 @@ test('concurrent first joins to one room id make one router', async () => {
 	});
 });
 
+test('a socket that disconnects while its join is under way leaves no peer behind', async () => {
+	await withServer({ room: { emptyRoomGraceSeconds: 0.2 } }, async (server, connect) => {
+		const ms = server.server.meetingServer;
+		const client = await connect();
+		const caps = await capsFor(client, 'elsewhere');
+		const peers: { closed: boolean }[] = [];
+		ms.observer.on('newroom', (room) => {
+			room.observer.on('newpeer', (peer) => {
+				const entry = { closed: false };
+				peers.push(entry);
+				peer.observer.on('close', () => { entry.closed = true; });
+			});
+		});
+		// A stopped worker holds the join at router creation while the disconnect is processed.
+		const workerPid = server.server.workerPool.workers[0]!.pid;
+		process.kill(workerPid, 'SIGSTOP');
+		try {
+			client.rawEmit('request', { method: 'join', data: { roomId: 'vanishing', displayName: 'Ghost', rtpCapabilities: caps } }, () => undefined);
+			await new Promise((r) => setTimeout(r, 100));
+			client.close();
+			await until(() => ms.counters.snapshot().connectedSockets === 0, 'the disconnect');
+		} finally {
+			process.kill(workerPid, 'SIGCONT');
+		}
+		await until(() => peers.length === 1, 'the join to complete on the resumed worker');
+		await until(() => peers[0]!.closed, 'the orphan peer to be closed');
+		await until(() => !ms.rooms.has('vanishing'), 'the empty room to close');
+		const counters = ms.counters.snapshot();
+		assert.equal(counters.joins, 1);
+		assert.equal(counters.leaves, 1);
+		assert.equal(counters.requests.join?.NotJoinedError, 1);
+	});
+});
+
 test('a room full at maxPeers refuses concurrent joins beyond it', async () => {
 	await withServer({ room: { maxPeers: 3 } }, async (server, connect) => {
 		const clients = await Promise.all(Array.from({ length: 5 }, () => connect()));

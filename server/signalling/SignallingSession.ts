@@ -66,6 +66,11 @@ export class SignallingSession implements RequestSession {
 	}
 
 	attachPeer(peer: Peer): void {
+		// The socket went away while the join was under way: no peer may outlive it.
+		if (this.#closed) {
+			peer.close();
+			throw new NotJoinedError('the connection closed');
+		}
 		this.#peer = peer;
 		peer.once('@close', () => {
 			if (this.#peer === peer) this.#peer = undefined;
