@@ -202,7 +202,11 @@ export class Peer extends TypedEmitter<PeerEvents> {
 			throw error;
 		}
 		this.#counters.produce(kind, 'success');
-		this.#assertOpen();
+		if (this.#closed) {
+			// The transport closed under the request; the producer must not linger in mediasoup's maps.
+			producer.close();
+			this.#assertOpen();
+		}
 		this.#producers.set(producer.id, producer);
 		producer.on('transportclose', () => this.#producers.delete(producer.id));
 		producer.on('score', (score: ms.ProducerScore[]) => {
