@@ -288,7 +288,8 @@ export class ConfigError extends Error {
 export function validateConfig(raw: unknown, source = 'config'): Config {
 	const errors: string[] = [];
 	const config = configSchema.check(raw, '', errors);
-	if (config && config.mediasoup.worker.rtcMinPort > config.mediasoup.worker.rtcMaxPort) {
+	// Only on an otherwise valid config: with errors, blocks may be missing from `config`.
+	if (config && errors.length === 0 && config.mediasoup.worker.rtcMinPort > config.mediasoup.worker.rtcMaxPort) {
 		errors.push(`mediasoup.worker.rtcMinPort: expected ≤ mediasoup.worker.rtcMaxPort (${config.mediasoup.worker.rtcMaxPort}), got ${config.mediasoup.worker.rtcMinPort}`);
 	}
 	if (errors.length > 0 || !config) throw new ConfigError(source, errors);
