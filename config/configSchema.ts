@@ -288,9 +288,10 @@ export class ConfigError extends Error {
 export function validateConfig(raw: unknown, source = 'config'): Config {
 	const errors: string[] = [];
 	const config = configSchema.check(raw, '', errors);
-	// Only on an otherwise valid config: with errors, blocks may be missing from `config`.
-	if (config && errors.length === 0 && config.mediasoup.worker.rtcMinPort > config.mediasoup.worker.rtcMaxPort) {
-		errors.push(`mediasoup.worker.rtcMinPort: expected ≤ mediasoup.worker.rtcMaxPort (${config.mediasoup.worker.rtcMaxPort}), got ${config.mediasoup.worker.rtcMinPort}`);
+	// With errors elsewhere, blocks may be missing from `config`: compare only ports that are there.
+	const ports = config?.mediasoup?.worker as Partial<Config['mediasoup']['worker']> | undefined;
+	if (typeof ports?.rtcMinPort === 'number' && typeof ports.rtcMaxPort === 'number' && ports.rtcMinPort > ports.rtcMaxPort) {
+		errors.push(`mediasoup.worker.rtcMinPort: expected ≤ mediasoup.worker.rtcMaxPort (${ports.rtcMaxPort}), got ${ports.rtcMinPort}`);
 	}
 	if (errors.length > 0 || !config) throw new ConfigError(source, errors);
 	return config;
