@@ -126,7 +126,7 @@ function truth(scenario: Scenario): Record<string, unknown> {
 		}
 	}
 	return {
-		rooms: [...meetingServer.rooms.keys()].sort(),
+		rooms: Object.fromEntries([...meetingServer.rooms.values()].map((room) => [room.id, room.activeSpeaker.peerId])),
 		routers: [...meetingServer.rooms.values()].map((room) => room.router.id).sort(),
 		peers, producers, consumers,
 		transports: [...scenario.transports].sort()
@@ -135,7 +135,7 @@ function truth(scenario: Scenario): Record<string, unknown> {
 
 function seen(state: Readonly<ObservedState>): Record<string, unknown> {
 	return {
-		rooms: Object.keys(state.rooms).sort(),
+		rooms: Object.fromEntries(Object.values(state.rooms).map((room) => [room.id, room.activeSpeakerPeerId])),
 		routers: Object.keys(state.routers).sort(),
 		peers: Object.fromEntries(Object.values(state.peers).map((p) => [p.id, { roomId: p.roomId, displayName: p.displayName, clientType: p.clientType }])),
 		producers: Object.fromEntries(Object.values(state.producers).map((p) => [p.id, p.paused])),

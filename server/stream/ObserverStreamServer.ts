@@ -133,6 +133,9 @@ export class ObserverStreamServer {
 			socket.destroy();
 			return;
 		}
+		// Taken before the client joins the broadcast: updates the snapshot's refresh emits go to the
+		// others only, and this client gets hello and snapshot first.
+		const snapshot = this.snapshot();
 		const connection = new ObserverStreamConnection({ id: this.#nextClientId++, socket, maxBacklogBytes: this.#maxClientBacklogBytes });
 		this.#connections.set(connection.id, connection);
 		connection.on('request', (request) => this.#onRequest(request));
@@ -144,7 +147,7 @@ export class ObserverStreamServer {
 		logger.debug('client %d connected', connection.id);
 		this.observer.emit('clientconnected', { id: connection.id });
 		connection.send(this.#hello);
-		connection.send(this.snapshot());
+		connection.send(snapshot);
 	}
 
 	#broadcast(change: StateChange): void {
