@@ -1,14 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import dgram from 'node:dgram';
-import dns from 'node:dns';
-import { once } from 'node:events';
 import { Registry, type RegistryContentType } from 'prom-client';
 import { labelValue, MAX_LABEL_CHARS } from '../server/exporter/labelValue.js';
 import { AddressLabeler, maskIp } from '../server/exporter/AddressLabeler.js';
 import { ReverseDnsCache } from '../server/exporter/ReverseDnsCache.js';
 import { FoldingGauge } from '../server/exporter/FoldingGauge.js';
 import { PrecomputedHistogram } from '../server/exporter/PrecomputedHistogram.js';
+import { startPtrServer, resolverFor } from './support/dnsPtrServer.js';
 
 async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
 	const deadline = Date.now() + timeoutMs;
@@ -16,55 +14,6 @@ async function until(what: string, check: () => boolean, timeoutMs = 10_000): Pr
 		if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
 		await new Promise((resolve) => setTimeout(resolve, 10));
 	}
-}
-
-/**
- * A real DNS server on loopback UDP that answers PTR queries from `names` (reverse name →
- * host name), NXDOMAIN for others, and ignores every query while `silent` is set.
- */
-async function startPtrServer(names: Map<string, string>): Promise<{ address: string; queries: string[]; silent: boolean; close(): void }> {
-	const socket = dgram.createSocket('udp4');
-	const server = { address: '', queries: [] as string[], silent: false, close: () => socket.close() };
-	socket.on('message', (query, rinfo) => {
-		let offset = 12;
-		const labels: string[] = [];
-		while (query[offset]! > 0) {
-			labels.push(query.subarray(offset + 1, offset + 1 + query[offset]!).toString('ascii'));
-			offset += query[offset]! + 1;
-		}
-		const questionEnd = offset + 5;
-		const qname = labels.join('.').toLowerCase();
-		server.queries.push(qname);
-		if (server.silent) return;
-		const name = names.get(qname);
-		const header = Buffer.alloc(12);
-		query.copy(header, 0, 0, 2);
-		header.writeUInt16BE(name ? 0x8180 : 0x8183, 2); // response, recursion available, NOERROR / NXDOMAIN
-		header.writeUInt16BE(1, 4);
-		header.writeUInt16BE(name ? 1 : 0, 6);
-		const parts = [header, query.subarray(12, questionEnd)];
-		if (name) {
-			const rdata = Buffer.concat([...name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, 'ascii')])), Buffer.from([0])]);
-			const answer = Buffer.alloc(12);
-			answer.writeUInt16BE(0xc00c, 0); // name: pointer to the question
-			answer.writeUInt16BE(12, 2); // PTR
-			answer.writeUInt16BE(1, 4); // IN
-			answer.writeUInt32BE(60, 6);
-			answer.writeUInt16BE(rdata.length, 10);
-			parts.push(answer, rdata);
-		}
-		socket.send(Buffer.concat(parts), rinfo.port, rinfo.address);
-	});
-	socket.bind(0, '127.0.0.1');
-	await once(socket, 'listening');
-	server.address = `127.0.0.1:${socket.address().port}`;
-	return server;
-}
-
-function resolverFor(address: string, timeoutMs = 300): dns.promises.Resolver {
-	const resolver = new dns.promises.Resolver({ timeout: timeoutMs, tries: 1 });
-	resolver.setServers([address]);
-	return resolver;
 }
 
 test('labelValue: lone surrogates and control characters become U+FFFD; cut at 128 code points, never inside a pair', () => {
@@ -107,7 +56,7 @@ test('maskIp masks IPv4, IPv6 and IPv4-mapped addresses; AddressLabeler formats 
 
 test('ReverseDnsCache: answers at once, looks up in the background, shows the name on later calls', async () => {
 	const ptr = await startPtrServer(new Map([['5.0.0.127.in-addr.arpa', 'sfu.example.test']]));
-	const cache = new ReverseDnsCache({ resolver: resolverFor(ptr.address), ttlMs: 60_000 });
+	const cache = new ReverseDnsCache({ resolver: resolverFor(ptr), ttlMs: 60_000 });
 	try {
 		const addresses = new AddressLabeler({ deidentify: false, numeric: false, dns: cache });
 		const t0 = performance.now();
@@ -129,7 +78,7 @@ test('ReverseDnsCache: answers at once, looks up in the background, shows the na
 test('ReverseDnsCache: a stale name is shown while it is refreshed; failures are remembered and keep the last name', async () => {
 	const names = new Map([['2.0.0.127.in-addr.arpa', 'old.example.test']]);
 	const ptr = await startPtrServer(names);
-	const cache = new ReverseDnsCache({ resolver: resolverFor(ptr.address), ttlMs: 100, negativeTtlMs: 100 });
+	const cache = new ReverseDnsCache({ resolver: resolverFor(ptr), ttlMs: 100, negativeTtlMs: 100 });
 	try {
 		cache.name('127.0.0.2');
 		await until('the first name', () => cache.name('127.0.0.2') === 'old.example.test');
@@ -157,7 +106,7 @@ test('ReverseDnsCache: a stale name is shown while it is refreshed; failures are
 test('ReverseDnsCache: a DNS server that never answers costs the caller nothing; the query times out in the background', async () => {
 	const ptr = await startPtrServer(new Map([['3.0.0.127.in-addr.arpa', 'slow.example.test']]));
 	ptr.silent = true;
-	const cache = new ReverseDnsCache({ resolver: resolverFor(ptr.address, 200), negativeTtlMs: 60_000 });
+	const cache = new ReverseDnsCache({ resolver: resolverFor(ptr, 200), negativeTtlMs: 60_000 });
 	try {
 		const t0 = performance.now();
 		for (let i = 0; i < 100; i++) assert.equal(cache.name('127.0.0.3'), undefined);

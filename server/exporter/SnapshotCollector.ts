@@ -80,7 +80,8 @@ export class SnapshotCollector {
 				logger.warn('%s failed: %s: %s', part, error.name, error.message);
 				return null;
 			});
-		const requestTimeoutMs = Math.max(1, deadline - Date.now());
+		// The deadline below decides; the requests' own timeouts are only a backstop.
+		const requestTimeoutMs = Math.max(1, deadline - Date.now()) + 1000;
 		let counters: MetricsSnapshot['counters'] = null;
 		let usage: MetricsSnapshot['usage'] = null;
 		const all = Promise.all([
@@ -108,7 +109,9 @@ export class SnapshotCollector {
 			this.#totals.statsErrors += judged.errors.size;
 			this.#totals.statsTimeouts += judged.timedOut.size;
 		}
-		return this.#snapshot({ state, sweep: judged, counters, usage, parts, timedOut: !finished, startedAt, t0 });
+		// Also "timed out" when the server cut the sweep short at the deadline it was given.
+		const timedOut = !finished || judged.timedOut.size > 0;
+		return this.#snapshot({ state, sweep: judged, counters, usage, parts, timedOut, startedAt, t0 });
 	}
 
 	#snapshot({ t0, ...rest }: Omit<MetricsSnapshot, 'totals' | 'durationSeconds'> & { t0: number }): MetricsSnapshot {

@@ -54,6 +54,8 @@ export function mediaTotalsCollector({ registry, state, snapshot, options }: Col
 		help: 'Score distribution, one observation per producer encoding and per consumer (gauge histogram: re-observed every scrape)',
 		labelNames: ['role', 'kind'], buckets: options.buckets.score, registers: reg
 	});
+	// Every role and kind has its series, also before the first observation.
+	for (const role of ['producer', 'consumer']) for (const kind of ['audio', 'video']) score.zero({ role, kind });
 	const counts = { producer: { audio: 0, video: 0 }, consumer: { audio: 0, video: 0 } };
 	for (const p of Object.values(state.producers)) {
 		counts.producer[p.kind]++;
