@@ -65,7 +65,15 @@ export default {
 	signalling: {
 		// Largest socket.io message a client may send, in bytes (socket.io's maxHttpBufferSize); a
 		// larger one closes the connection. A browser's rtpCapabilities take about 10 KB.
-		maxMessageBytes: 65536
+		maxMessageBytes: 65536,
+		// Per-socket rate limit on inbound messages (a token bucket): `burst` at once, then
+		// `requestsPerSecond` on average; beyond it requests are answered with RateLimitError and
+		// counted in edumeet_rejected_messages_total{reason="rate_limit"}. A browser joining a room
+		// of N peers sends about 10 + 2·N requests at once (one resumeConsumer per consumer).
+		rateLimit: {
+			requestsPerSecond: 50,
+			burst: 200
+		}
 	},
 
 	// Synthetic peers (server/synthetic): clients that send and receive plain RTP instead of
@@ -80,8 +88,8 @@ export default {
 	// only this user can write. Default: <tmpdir>/meter-sfu-<uid>/observer.sock.
 	observer: {
 		// socketPath: '/run/meter-sfu/observer.sock'
-		// A client that stops reading is disconnected once this many bytes wait unsent for it, so
-		// a stuck client cannot grow the server's memory. Must exceed the size of one snapshot.
+		// A client that stops reading is disconnected once this many bytes (on top of the snapshot
+		// it was sent) wait unsent for it, so a stuck client cannot grow the server's memory.
 		maxClientBacklogBytes: 8 * 1024 * 1024
 	},
 

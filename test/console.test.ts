@@ -115,7 +115,11 @@ test('display names cannot carry terminal control or bidi characters into a tabl
 	assert.equal(ConsoleTable.cell('Eve\u001b[2J\u0007'), 'Eve\\x1b[2J\\x07');
 	assert.equal(ConsoleTable.cell('abc\u202Eevil'), 'abc\\u{202e}evil');
 	assert.equal(ConsoleTable.cell('x'.repeat(50), 10), `${'x'.repeat(9)}…`);
-	assert.equal(ConsoleTable.cell('🎉'.repeat(5), 3), '🎉🎉…');
+	// Wide characters count two columns, so tables stay aligned.
+	assert.equal(ConsoleTable.cell('🎉'.repeat(5), 5), '🎉🎉…');
+	assert.equal(ConsoleTable.cell('名前'), '名前');
+	const wide = new ConsoleTable([{ header: 'NAME' }, { header: 'N' }]).add(['名前', 1]).add(['abcd', 2]).toString();
+	assert.equal(wide, 'NAME  N\n名前  1\nabcd  2');
 	const table = new ConsoleTable([{ header: 'A' }, { header: 'N', align: 'right' }]).add(['a\nb', 7]).add(['long', 12345]).toString();
 	assert.equal(table, 'A           N\na\\x0ab      7\nlong    12345');
 });

@@ -96,6 +96,7 @@ test('a client that never reads is dropped; its backlog stays bounded and others
 	const bound = 64 * 1024;
 	const stack = await startObserverStack({ maxClientBacklogBytes: bound });
 	const reader = new ObserverStreamClient({ socketPath: stack.socketPath });
+	const snapshotBytes = JSON.stringify(stack.stream.snapshot()).length + 1;
 	const stuck = net.connect(stack.socketPath);
 	try {
 		await reader.connect();
@@ -112,7 +113,7 @@ test('a client that never reads is dropped; its backlog stays bounded and others
 		assert.ok(closedEvent, `dropped after ${toggles} events`);
 		assert.equal(closedEvent.reason, 'backlog');
 		const lineBytes = JSON.stringify(stack.sfuObserver.state.producers[producer.id]).length + 100;
-		assert.ok(closedEvent.peakBacklogBytes <= bound + lineBytes, `peak backlog ${closedEvent.peakBacklogBytes} ≤ ${bound} + one line`);
+		assert.ok(closedEvent.peakBacklogBytes <= bound + snapshotBytes + lineBytes, `peak backlog ${closedEvent.peakBacklogBytes} ≤ ${bound} + snapshot + one line`);
 		assert.equal(stack.stream.clientCount, 1);
 		// The stuck client finds its connection closed once it reads again.
 		stuck.resume();
@@ -124,6 +125,33 @@ test('a client that never reads is dropped; its backlog stays bounded and others
 	} finally {
 		stuck.destroy();
 		reader.close();
+		await stack.close();
+	}
+});
+
+test('a snapshot larger than the backlog bound does not lock readers out', async () => {
+	const bound = 64 * 1024;
+	const stack = await startObserverStack({ maxClientBacklogBytes: bound });
+	try {
+		const router = await stack.pool.workers[0]!.createRouter({ mediaCodecs, appData: { roomId: 'big' } });
+		const transports = [];
+		for (let i = 0; i < 250; i++) transports.push(await webRtcTransport(router, { roomId: 'big', peerId: `p${i}`, direction: 'send' }));
+		for (const transport of transports) for (let i = 0; i < 4; i++) await produce(transport, i % 2 ? 'audio' : 'video', { roomId: 'big', peerId: transport.appData.peerId });
+		const snapshotBytes = JSON.stringify(stack.stream.snapshot()).length;
+		assert.ok(snapshotBytes > 6 * bound, `snapshot of ${snapshotBytes} bytes`);
+		const readers = [new ObserverStreamClient({ socketPath: stack.socketPath }), new ObserverStreamClient({ socketPath: stack.socketPath })];
+		try {
+			await Promise.all(readers.map((r) => r.connect()));
+			const snapshot = await readers[0]!.request('snapshot', {});
+			assert.equal(Object.keys(snapshot.state.producers).length, 1000);
+			for (const transport of transports.slice(0, 25)) transport.close();
+			await waitFor(() => readers.every((r) => r.seq === stack.stream.seq), 'the readers to catch up');
+			assert.equal(stack.stream.clientCount, 2);
+			for (const reader of readers) assert.deepEqual(reader.state, stack.sfuObserver.state);
+		} finally {
+			for (const reader of readers) reader.close();
+		}
+	} finally {
 		await stack.close();
 	}
 });

@@ -10,6 +10,23 @@ export type Column = { header: string; align?: Align; maxWidth?: number };
 const DEFAULT_MAX_WIDTH = 40;
 // C0 controls, DEL, C1 controls, and the bidi embedding/override/isolate marks.
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu;
+// Characters a terminal draws two columns wide (CJK, Hangul, full-width forms, most emoji), and
+// marks drawn on the character before them. An approximation of wcwidth, enough to keep columns.
+const WIDE = /[\u1100-\u115f\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\uac00-\ud7a3\uf900-\ufaff\ufe30-\ufe4f\uff00-\uff60\uffe0-\uffe6\u{1f300}-\u{1f64f}\u{1f900}-\u{1f9ff}\u{20000}-\u{3fffd}]/u;
+const ZERO_WIDTH = /[\p{Mn}\p{Me}\u200b-\u200d\ufe0f]/u;
+
+/** Columns a terminal uses for one code point. */
+function charWidth(ch: string): number {
+	if (ZERO_WIDTH.test(ch)) return 0;
+	return WIDE.test(ch) ? 2 : 1;
+}
+
+/** Columns a terminal uses for a string. */
+export function displayWidth(text: string): number {
+	let width = 0;
+	for (const ch of text) width += charWidth(ch);
+	return width;
+}
 
 export class ConsoleTable {
 	readonly #columns: Column[];
@@ -20,15 +37,23 @@ export class ConsoleTable {
 		this.#columns = columns;
 	}
 
-	/** Escapes unsafe characters as \xNN / \u{NNNN} and cuts the result to maxWidth code points. */
+	/** Escapes unsafe characters as \xNN / \u{NNNN} and cuts the result to maxWidth columns. */
 	static cell(value: unknown, maxWidth = DEFAULT_MAX_WIDTH): string {
 		const text = value === null || value === undefined ? '-' : String(value);
 		const escaped = text.replace(UNSAFE, (ch) => {
 			const code = ch.codePointAt(0)!;
 			return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`;
 		});
-		const points = Array.from(escaped);
-		return points.length > maxWidth ? `${points.slice(0, Math.max(1, maxWidth - 1)).join('')}…` : escaped;
+		if (displayWidth(escaped) <= maxWidth) return escaped;
+		let cut = '';
+		let width = 0;
+		for (const ch of escaped) {
+			const w = charWidth(ch);
+			if (width + w > maxWidth - 1) break;
+			cut += ch;
+			width += w;
+		}
+		return `${cut}…`;
 	}
 
 	add(values: unknown[]): this {
@@ -41,7 +66,7 @@ export class ConsoleTable {
 	}
 
 	toString(): string {
-		const width = (s: string): number => Array.from(s).length;
+		const width = displayWidth;
 		const widths = this.#columns.map((column, i) => Math.max(width(column.header), ...this.#rows.map((row) => width(row[i]!))));
 		const line = (cells: string[]): string => cells.map((cell, i) => {
 			const pad = ' '.repeat(widths[i]! - width(cell));

@@ -37,6 +37,8 @@ export class ObserverStreamConnection extends TypedEmitter<ObserverStreamConnect
 	#discarding = false;
 	#inflight = 0;
 	#peakBacklogBytes = 0;
+	/** Extra room for the largest snapshot sent, so a big state does not lock clients out. */
+	#slackBytes = 0;
 	#closed = false;
 
 	constructor({ id, socket, maxBacklogBytes }: { id: number; socket: net.Socket; maxBacklogBytes: number }) {
@@ -64,17 +66,26 @@ export class ObserverStreamConnection extends TypedEmitter<ObserverStreamConnect
 	}
 
 	send(message: ServerMessage): void {
-		this.sendLine(`${JSON.stringify(message)}\n`);
+		const line = `${JSON.stringify(message)}\n`;
+		// A snapshot may be larger than the bound on its own: the bound counts on top of it.
+		if (message.type === 'snapshot' || (message.type === 'response' && message.ok && isSnapshot(message.result))) {
+			this.#slackBytes = Math.max(this.#slackBytes, Buffer.byteLength(line));
+		}
+		this.sendLine(line);
 	}
 
-	/** Writes one serialised line; drops the client when its backlog passes the bound. */
+	/**
+	 * Writes one serialised line; drops the client when its backlog passes the bound (plus the
+	 * largest snapshot it was sent), so a client that does not read costs bounded memory.
+	 */
 	sendLine(line: string): void {
 		if (this.#closed) return;
 		this.#socket.write(line);
 		const backlog = this.#socket.writableLength;
 		if (backlog > this.#peakBacklogBytes) this.#peakBacklogBytes = backlog;
-		if (backlog > this.#maxBacklogBytes) {
-			logger.warn('client %d: %d bytes unsent (bound %d); dropping it', this.id, backlog, this.#maxBacklogBytes);
+		const bound = this.#maxBacklogBytes + this.#slackBytes;
+		if (backlog > bound) {
+			logger.warn('client %d: %d bytes unsent (bound %d); dropping it', this.id, backlog, bound);
 			this.close('backlog');
 		}
 	}
@@ -168,4 +179,8 @@ export class ObserverStreamConnection extends TypedEmitter<ObserverStreamConnect
 	#sendError(name: string, message: string): void {
 		this.send({ type: 'error', error: { name, message } });
 	}
+}
+
+function isSnapshot(value: unknown): boolean {
+	return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'snapshot';
 }
