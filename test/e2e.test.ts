@@ -1,0 +1,163 @@
+// End to end: a real server in-process, three real Chromium tabs with fake camera and microphone
+// joining one room through the app's autojoin URL.
+import '../server/workerBinary.js';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Page } from 'playwright-core';
+import { validateConfig, type Config } from '../config/configSchema.js';
+import { Server } from '../server/Server.js';
+import { appDistDir } from '../server/http/AppHttpServer.js';
+import { TestBrowser } from './support/browser.js';
+
+/** What the app's `window.meeting.getStats()` answers (app/MeetingTestHook.ts). */
+type MeetingTestStats = {
+	state: string;
+	peerId: string | null;
+	signalling: string;
+	sendTransport: string;
+	recvTransport: string;
+	peers: { peerId: string; displayName: string }[];
+	inboundVideo: { peerId: string; displayName: string; framesDecoded: number; bytesReceived: number; frameWidth: number; frameHeight: number }[];
+};
+
+const projectRoot = path.resolve(appDistDir(), '..', '..');
+const artifactsDir = path.join(projectRoot, 'test-artifacts');
+
+async function e2eConfig(socketPath: string): Promise<Config> {
+	const example = pathToFileURL(path.join(projectRoot, 'config', 'config.example.js')).href;
+	const base = ((await import(example)) as { default: Record<string, Record<string, unknown>> }).default;
+	return validateConfig({
+		...base,
+		listen: { ip: '127.0.0.1', port: 0 },
+		mediasoup: { ...base.mediasoup, numWorkers: 1 },
+		observer: { socketPath },
+		prometheus: { ...base.prometheus, port: 0 }
+	}, 'config.example.js with e2e overrides');
+}
+
+function stats(page: Page): Promise<MeetingTestStats> {
+	return page.evaluate(() => {
+		const hook = (window as unknown as { meeting?: { getStats(): Promise<unknown> } }).meeting;
+		if (!hook) throw new Error('the app did not install window.meeting');
+		return hook.getStats();
+	}) as Promise<MeetingTestStats>;
+}
+
+/** Polls `check` until it returns a value (not undefined) or the deadline passes. */
+async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>, explain: () => Promise<string>): Promise<T> {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		const value = await check();
+		if (value !== undefined) return value;
+		if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs / 1000} s waiting until ${what}\n${await explain()}`);
+		await new Promise((resolve) => setTimeout(resolve, 500));
+	}
+}
+
+test('three browsers meet: each decodes the other two, names and the active speaker show, a leaver disappears', { timeout: 240_000 }, async (t) => {
+	const indexHtml = path.join(appDistDir(), 'index.html');
+	assert.ok(fs.existsSync(indexHtml), `${indexHtml} is missing: build the app first (npm run build; scripts/setup does it)`);
+	const started = Date.now();
+	const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'msfu-e2e-'));
+	fs.chmodSync(tmpDir, 0o700);
+	const server = await Server.create({ config: await e2eConfig(path.join(tmpDir, 'observer.sock')) });
+	let browser: TestBrowser | undefined;
+	try {
+		browser = await TestBrowser.launch();
+		const names = ['Ada', 'Grace', 'Linus'];
+		const room = `e2e-${process.pid}`;
+		const pages: Page[] = [];
+		for (const name of names) {
+			pages.push(await browser.open(`${server.appUrl}/?room=${room}&name=${name}&autojoin=1`, name));
+		}
+		const allStats = (): Promise<MeetingTestStats[]> => Promise.all(pages.map(stats));
+		const explain = async (): Promise<string> =>
+			`${JSON.stringify(await allStats().catch((error: unknown) => String(error)), null, 1)}\n${browser!.logs()}`;
+
+		// Every tab decodes video from both others.
+		const decoded = await waitFor('every tab decodes video from the two others', 90_000, async () => {
+			const all = await allStats();
+			const ready = all.every((s) => s.state === 'joined' && s.inboundVideo.length === 2 &&
+				s.inboundVideo.every((v) => v.framesDecoded >= 5));
+			return ready ? all : undefined;
+		}, explain);
+		const decodeSeconds = (Date.now() - started) / 1000;
+		for (const [i, s] of decoded.entries()) {
+			assert.equal(s.signalling, 'connected');
+			assert.equal(s.sendTransport, 'connected');
+			assert.equal(s.recvTransport, 'connected');
+			const others = names.filter((_, j) => j !== i).sort();
+			assert.deepEqual(s.inboundVideo.map((v) => v.displayName).sort(), others);
+			t.diagnostic(`${names[i]} decodes ${s.inboundVideo.map((v) => `${v.displayName}: ${v.framesDecoded} frames ` +
+				`${v.frameWidth}x${v.frameHeight}, ${v.bytesReceived} B`).join('; ')}`);
+		}
+		t.diagnostic(`all tabs decoding after ${decodeSeconds.toFixed(1)} s`);
+
+		// The names are on screen: own tile marked "(you)", one tile per other participant.
+		for (const [i, page] of pages.entries()) {
+			assert.equal(await page.locator('.tile.local .name').textContent(), `${names[i]} (you)`);
+			const remoteNames = await page.locator('.tile:not(.local) .name').allTextContents();
+			assert.deepEqual(remoteNames.sort(), names.filter((_, j) => j !== i).sort());
+		}
+
+		// The fake microphones beep: the server names an active speaker and the app highlights it.
+		await waitFor('a tab highlights the active speaker', 30_000, async () => {
+			const counts = await Promise.all(pages.map((page) => page.locator('.tile.speaking').count()));
+			return counts.some((n) => n > 0) ? true : undefined;
+		}, explain);
+
+		// The remote videos are playing (not just decoded) before the screenshot.
+		await waitFor('the first tab plays both remote videos', 30_000, async () => {
+			const playing = await pages[0]!.evaluate(() => [...document.querySelectorAll<HTMLVideoElement>('.tile:not(.local) video')]
+				.filter((video) => video.readyState >= 2 && video.videoWidth > 0).length);
+			return playing === 2 ? true : undefined;
+		}, explain);
+		fs.mkdirSync(artifactsDir, { recursive: true });
+		const screenshot = path.join(artifactsDir, 'e2e-meeting.png');
+		await pages[0]!.screenshot({ path: screenshot });
+		t.diagnostic(`screenshot: ${screenshot}`);
+
+		// Grace turns camera and microphone off: the others mark her tile; back on, her video flows again.
+		const grace = decoded[1]!.peerId;
+		assert.ok(grace);
+		const graceTile = pages[0]!.locator(`.tile[data-peer-id="${grace}"]`);
+		await pages[1]!.click('#toggle-cam');
+		await pages[1]!.click('#toggle-mic');
+		await waitFor('the first tab shows Grace with camera and mic off', 30_000, async () => {
+			const classes = (await graceTile.getAttribute('class')) ?? '';
+			return /\bcam-paused\b/.test(classes) && /\bmic-paused\b/.test(classes) ? true : undefined;
+		}, explain);
+		assert.equal(await pages[1]!.locator('#toggle-cam').getAttribute('aria-pressed'), 'true');
+		const framesWhileOff = (await stats(pages[0]!)).inboundVideo.find((v) => v.peerId === grace)!.framesDecoded;
+		await pages[1]!.click('#toggle-cam');
+		await pages[1]!.click('#toggle-mic');
+		await waitFor('the first tab decodes Grace again with her badges gone', 30_000, async () => {
+			const classes = (await graceTile.getAttribute('class')) ?? '';
+			const frames = (await stats(pages[0]!)).inboundVideo.find((v) => v.peerId === grace)!.framesDecoded;
+			return !/paused/.test(classes) && frames > framesWhileOff + 5 ? true : undefined;
+		}, explain);
+
+		// Linus leaves; the others lose his tile and his video.
+		const leaver = decoded[2]!.peerId;
+		assert.ok(leaver);
+		await pages[2]!.click('#leave');
+		await waitFor('the two others no longer show the leaver', 30_000, async () => {
+			const remaining = await Promise.all(pages.slice(0, 2).map(async (page) => ({
+				s: await stats(page), tiles: await page.locator(`.tile[data-peer-id="${leaver}"]`).count()
+			})));
+			return remaining.every(({ s, tiles }) => tiles === 0 && !s.peers.some((p) => p.peerId === leaver) &&
+				s.inboundVideo.length === 1 && s.inboundVideo[0]!.peerId !== leaver) ? true : undefined;
+		}, explain);
+		assert.equal((await stats(pages[2]!)).state, 'left');
+		assert.equal(await pages[2]!.locator('#join-form').isVisible(), true);
+		t.diagnostic(`test ran ${((Date.now() - started) / 1000).toFixed(1)} s`);
+	} finally {
+		await browser?.close();
+		await server.close();
+		fs.rmSync(tmpDir, { recursive: true, force: true });
+	}
+});
