@@ -17,6 +17,7 @@ type Latency = { bucketCounts: number[]; sumSeconds: number; count: number };
  */
 export class MeetingCounters {
 	readonly #workerDeaths: () => number;
+	readonly #roomMaxPeers: number;
 	readonly #events: Record<CountedEvent, number> = { roomsCreated: 0, roomsClosed: 0, joins: 0, leaves: 0, activeSpeakerChanges: 0 };
 	#connectedSockets = 0;
 	readonly #requests = new Map<string, Map<string, number>>();
@@ -26,8 +27,9 @@ export class MeetingCounters {
 	readonly #rejected = new Map<string, number>();
 
 	/** `workerDeaths` reads the worker pool's own count, so there is one source of truth. */
-	constructor({ workerDeaths }: { workerDeaths: () => number }) {
+	constructor({ workerDeaths, roomMaxPeers }: { workerDeaths: () => number; roomMaxPeers: number }) {
 		this.#workerDeaths = workerDeaths;
+		this.#roomMaxPeers = roomMaxPeers;
 	}
 
 	event(name: CountedEvent): void {
@@ -77,6 +79,7 @@ export class MeetingCounters {
 			workerDeaths: this.#workerDeaths(),
 			...this.#events,
 			connectedSockets: this.#connectedSockets,
+			roomMaxPeers: this.#roomMaxPeers,
 			requests,
 			requestLatency: { bucketsSeconds: [...REQUEST_LATENCY_BUCKETS], byMethod },
 			produce: { audio: { ...this.#produce.audio }, video: { ...this.#produce.video } },

@@ -47,7 +47,7 @@ export class MeetingServer implements RoomDirectory {
 	private constructor({ config, workerPool, httpServer }: { config: Config; workerPool: WorkerPool; httpServer: http.Server }) {
 		this.#config = config;
 		this.#workerPool = workerPool;
-		this.counters = new MeetingCounters({ workerDeaths: () => workerPool.deaths });
+		this.counters = new MeetingCounters({ workerDeaths: () => workerPool.deaths, roomMaxPeers: config.room.maxPeers });
 		const validator = new RequestValidator(config.room);
 		this.#io = new SocketIoServer<ClientToServerEvents, ServerToClientEvents>(httpServer, {
 			maxHttpBufferSize: config.signalling.maxMessageBytes,

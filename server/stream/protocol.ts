@@ -49,6 +49,8 @@ export type ServerCounters = {
 	leaves: number;
 	activeSpeakerChanges: number;
 	connectedSockets: number;
+	/** config.room.maxPeers: the most peers a room admits (a setting, not a count; for alerting on full rooms). */
+	roomMaxPeers: number;
 	/** requests[method][result] where result is 'ok' or an error name */
 	requests: Record<string, Record<string, number>>;
 	/** Request latency histogram per method; `bucketCounts[i]` counts requests ≤ `bucketsSeconds[i]` (cumulative). */

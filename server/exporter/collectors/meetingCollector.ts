@@ -7,7 +7,7 @@ import { labelValue } from '../labelValue.js';
  * senders, the largest room, and the gauge histograms of room size and senders per room (observed
  * afresh from the snapshot, one observation per room).
  */
-export function meetingCollector({ registry, state, options }: CollectorContext): void {
+export function meetingCollector({ registry, state, snapshot, options }: CollectorContext): void {
 	const reg = registers(registry);
 	const rooms = Object.values(state.rooms);
 	const peersByRoom = new Map<string, number>(rooms.map((r) => [r.id, 0]));
@@ -46,6 +46,11 @@ export function meetingCollector({ registry, state, options }: CollectorContext)
 	sendersGauge.set({ kind: 'video' }, senders.video.size);
 	new Gauge({ name: 'edumeet_largest_room_peers', help: 'Peers in the largest room', registers: reg })
 		.set(Math.max(0, ...peersByRoom.values()));
+	// The limit as a series of its own, so alerts can compare room sizes with it (it comes with the counters).
+	if (snapshot.counters) {
+		new Gauge({ name: 'edumeet_room_max_peers', help: 'Most peers a room admits (config room.maxPeers)', registers: reg })
+			.set(snapshot.counters.roomMaxPeers);
+	}
 
 	const roomPeers = new Histogram({
 		name: 'edumeet_room_peers', help: 'Room sizes in peers (gauge histogram: re-observed every scrape, one observation per room)',
