@@ -66,6 +66,8 @@ export class MeetingClient extends enhancedEvents.EnhancedEventEmitter<MeetingCl
 	#displayName = '';
 	#stream?: MediaStream;
 	#session?: Session;
+	/** The server holds a peer for us (join answered, no leave/roomClosed/disconnect since). */
+	#joinedOnServer = false;
 	/** Notifications that arrive before the session exists (e.g. newConsumer right after join). */
 	#pending: Notifications['newConsumer'][] = [];
 	readonly #peers = new Map<string, PeerInfo>();
@@ -110,7 +112,7 @@ export class MeetingClient extends enhancedEvents.EnhancedEventEmitter<MeetingCl
 			this.#rejoinAttempt = 0;
 			this.#setState('joined');
 		} catch (error) {
-			this.#teardown();
+			await this.#abandonSession();
 			this.#setState('failed');
 			throw error;
 		}
@@ -119,14 +121,10 @@ export class MeetingClient extends enhancedEvents.EnhancedEventEmitter<MeetingCl
 	/** Leaves the room and stops the local tracks. */
 	async leave(): Promise<void> {
 		clearTimeout(this.#rejoinTimer);
-		const wasJoined = this.#session !== undefined;
-		this.#teardown();
-		for (const track of this.#stream?.getTracks() ?? []) track.stop();
-		this.#stream = undefined;
+		this.#rejoinTimer = undefined;
+		this.#stopLocalTracks();
 		this.#setState('left');
-		if (wasJoined && this.#signalling.state === 'connected') {
-			await this.#signalling.request('leave', {}).catch((error: unknown) => this.#emitError(error));
-		}
+		await this.#abandonSession();
 	}
 
 	/** Pauses or resumes a local source; the choice survives a rejoin. */
@@ -171,6 +169,7 @@ export class MeetingClient extends enhancedEvents.EnhancedEventEmitter<MeetingCl
 		this.#closed = true;
 		clearTimeout(this.#rejoinTimer);
 		this.#teardown();
+		this.#stopLocalTracks();
 		this.#signalling.close();
 		this.#setState('left');
 		super.close();
@@ -187,6 +186,7 @@ export class MeetingClient extends enhancedEvents.EnhancedEventEmitter<MeetingCl
 			// mediasoup-client's and mediasoup's types describe the same JSON; the server validates it.
 			rtpCapabilities: device.rtpCapabilities as RtpCapabilities
 		});
+		this.#joinedOnServer = true;
 		this.#peers.clear();
 		for (const peer of joined.peers) this.#peers.set(peer.id, peer);
 		this.emit('joined', { peerId: joined.peerId, peers: joined.peers });
@@ -337,6 +337,8 @@ export class MeetingClient extends enhancedEvents.EnhancedEventEmitter<MeetingCl
 	/** The server-side peer is gone: drop everything remote and join again with the same tracks. */
 	#interrupt(reason: string): void {
 		if (this.#state !== 'joined') return;
+		// The server has dropped our peer already: nothing to leave.
+		this.#joinedOnServer = false;
 		this.#teardown();
 		this.#setState('rejoining');
 		this.emit('interrupted', reason);
@@ -346,6 +348,7 @@ export class MeetingClient extends enhancedEvents.EnhancedEventEmitter<MeetingCl
 	#scheduleRejoin(): void {
 		const delay = REJOIN_DELAYS_MS[this.#rejoinAttempt];
 		if (delay === undefined) {
+			this.#stopLocalTracks();
 			this.#setState('failed');
 			this.#emitError(new Error(`could not rejoin room "${this.#roomId}" after ${REJOIN_DELAYS_MS.length} attempts`));
 			return;
@@ -357,12 +360,28 @@ export class MeetingClient extends enhancedEvents.EnhancedEventEmitter<MeetingCl
 			this.#connectSession().then(() => {
 				this.#rejoinAttempt = 0;
 				this.#setState('joined');
-			}, (error: unknown) => {
-				this.#teardown();
-				this.#emitError(error);
+			}, async (error: unknown) => {
+				await this.#abandonSession();
+				// Retries are expected (e.g. while a replacement worker starts): a notice, not an error.
+				this.emit('interrupted', `could not rejoin yet (${error instanceof Error ? error.message : String(error)})`);
 				if (this.#signalling.state === 'connected') this.#scheduleRejoin();
 			});
 		}, delay);
+	}
+
+	/** Tears the session down and, if the server still holds our peer, leaves so a later join is clean. */
+	async #abandonSession(): Promise<void> {
+		const joinedOnServer = this.#joinedOnServer;
+		this.#joinedOnServer = false;
+		this.#teardown();
+		if (joinedOnServer && this.#signalling.state === 'connected') {
+			await this.#signalling.request('leave', {}).catch((error: unknown) => this.#emitError(error));
+		}
+	}
+
+	#stopLocalTracks(): void {
+		for (const track of this.#stream?.getTracks() ?? []) track.stop();
+		this.#stream = undefined;
 	}
 
 	/** Closes transports (which closes producers and consumers) and tells the UI what went away. */

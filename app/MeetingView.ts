@@ -49,6 +49,10 @@ export class MeetingView {
 		client.on('activeSpeaker', (peerId) => this.#setSpeaker(peerId));
 		client.on('sourcePaused', (source, paused) => this.#showSourcePaused(source, paused));
 		client.on('interrupted', (reason) => this.showNotice(`${reason}; rejoining…`));
+		// Rejoining gave up (the error says why): back to the form, so the user can try again.
+		client.on('state', (state) => {
+			if (state === 'failed') this.showJoinForm();
+		});
 		client.on('error', (error) => this.showError(error.message));
 		this.#setStatus('signalling', client.signallingState);
 
@@ -83,6 +87,7 @@ export class MeetingView {
 
 	/** Back to the join form; all tiles go. */
 	showJoinForm(): void {
+		this.hideNotice();
 		this.#localTile?.remove();
 		this.#localTile = undefined;
 		for (const tile of this.#tiles.values()) tile.remove();

@@ -58,26 +58,49 @@ async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<
 	}
 }
 
-test('three browsers meet: each decodes the other two, names and the active speaker show, a leaver disappears', { timeout: 240_000 }, async (t) => {
+type Meeting = {
+	server: Server;
+	pages: Page[];
+	allStats(): Promise<MeetingTestStats[]>;
+	/** Every tab's stats and the browser's console errors, for timeout messages. */
+	explain(): Promise<string>;
+};
+
+/**
+ * Starts a real server (one worker) and one tab per name joining one room through the autojoin
+ * URL, runs `body`, and tears browser, server and temp dir down whatever happens.
+ */
+async function withMeeting(names: string[], body: (meeting: Meeting) => Promise<void>): Promise<void> {
 	const indexHtml = path.join(appDistDir(), 'index.html');
 	assert.ok(fs.existsSync(indexHtml), `${indexHtml} is missing: build the app first (npm run build; scripts/setup does it)`);
-	const started = Date.now();
 	const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'msfu-e2e-'));
 	fs.chmodSync(tmpDir, 0o700);
-	const server = await Server.create({ config: await e2eConfig(path.join(tmpDir, 'observer.sock')) });
+	let server: Server | undefined;
 	let browser: TestBrowser | undefined;
 	try {
+		server = await Server.create({ config: await e2eConfig(path.join(tmpDir, 'observer.sock')) });
 		browser = await TestBrowser.launch();
-		const names = ['Ada', 'Grace', 'Linus'];
 		const room = `e2e-${process.pid}`;
 		const pages: Page[] = [];
 		for (const name of names) {
-			pages.push(await browser.open(`${server.appUrl}/?room=${room}&name=${name}&autojoin=1`, name));
+			pages.push(await browser.open(`${server.appUrl}/?room=${room}&name=${encodeURIComponent(name)}&autojoin=1`, name));
 		}
 		const allStats = (): Promise<MeetingTestStats[]> => Promise.all(pages.map(stats));
+		const logs = browser.logs.bind(browser);
 		const explain = async (): Promise<string> =>
-			`${JSON.stringify(await allStats().catch((error: unknown) => String(error)), null, 1)}\n${browser!.logs()}`;
+			`${JSON.stringify(await allStats().catch((error: unknown) => String(error)), null, 1)}\n${logs()}`;
+		await body({ server, pages, allStats, explain });
+	} finally {
+		await browser?.close();
+		await server?.close();
+		fs.rmSync(tmpDir, { recursive: true, force: true });
+	}
+}
 
+test('three browsers meet: each decodes the other two, names and the active speaker show, a leaver disappears', { timeout: 240_000 }, async (t) => {
+	const started = Date.now();
+	const names = ['Ada', 'Grace', 'Linus'];
+	await withMeeting(names, async ({ pages, allStats, explain }) => {
 		// Every tab decodes video from both others.
 		const decoded = await waitFor('every tab decodes video from the two others', 90_000, async () => {
 			const all = await allStats();
@@ -154,10 +177,35 @@ test('three browsers meet: each decodes the other two, names and the active spea
 		}, explain);
 		assert.equal((await stats(pages[2]!)).state, 'left');
 		assert.equal(await pages[2]!.locator('#join-form').isVisible(), true);
-		t.diagnostic(`test ran ${((Date.now() - started) / 1000).toFixed(1)} s`);
-	} finally {
-		await browser?.close();
-		await server.close();
-		fs.rmSync(tmpDir, { recursive: true, force: true });
-	}
+	});
+	t.diagnostic(`test ran ${((Date.now() - started) / 1000).toFixed(1)} s`);
+});
+
+test('when the worker dies, the tabs rejoin on its replacement and see each other again', { timeout: 240_000 }, async (t) => {
+	const started = Date.now();
+	await withMeeting(['Ada', 'Grace'], async ({ server, pages, allStats, explain }) => {
+		const decodesTheOther = (all: MeetingTestStats[]): boolean => all.every((s, i) => s.state === 'joined' &&
+			s.inboundVideo.length === 1 && s.inboundVideo[0]!.peerId === all[1 - i]!.peerId && s.inboundVideo[0]!.framesDecoded >= 5);
+		const before = await waitFor('both tabs decode each other', 90_000, async () => {
+			const all = await allStats();
+			return decodesTheOther(all) ? all : undefined;
+		}, explain);
+		const [worker] = server.workerPool.workers;
+		assert.ok(worker);
+		process.kill(worker.pid, 'SIGKILL');
+
+		// roomClosed → each tab tears down and joins again as a new peer on the new worker.
+		const after = await waitFor('both tabs rejoined and decode each other again', 60_000, async () => {
+			const all = await allStats();
+			return decodesTheOther(all) && all.every((s, i) => s.peerId !== before[i]!.peerId) ? all : undefined;
+		}, explain);
+		assert.equal(server.workerPool.deaths, 1);
+		assert.notEqual(server.workerPool.workers[0]?.pid, worker.pid);
+		for (const [i, page] of pages.entries()) {
+			assert.equal(await page.locator('.tile:not(.local)').count(), 1);
+			assert.equal(await page.locator('#meeting').isVisible(), true);
+			t.diagnostic(`tab ${i} rejoined as ${after[i]!.peerId}, decoding ${after[i]!.inboundVideo[0]!.framesDecoded} frames`);
+		}
+	});
+	t.diagnostic(`test ran ${((Date.now() - started) / 1000).toFixed(1)} s`);
 });
