@@ -242,7 +242,12 @@ export const configSchema = obj({
 	}),
 	/** socket.io signalling (server/signalling). */
 	signalling: obj({
-		maxMessageBytes: int({ min: 4096, max: 16 * 1024 * 1024, default: 65536 })
+		maxMessageBytes: int({ min: 4096, max: 16 * 1024 * 1024, default: 65536 }),
+		/** Per-socket token bucket over every inbound message; beyond it requests get RateLimitError. */
+		rateLimit: obj({
+			requestsPerSecond: num({ min: 0.1, max: 1_000_000, default: 50 }),
+			burst: int({ min: 1, max: 1_000_000, default: 200 })
+		})
 	}),
 	/** Synthetic peers: RTP over PlainTransports, for load tests from this machine. */
 	syntheticPeers: obj({
