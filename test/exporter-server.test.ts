@@ -60,7 +60,9 @@ test('every documented family from a live server with synthetic peers: values, r
 		const [alice, bob, carol] = [
 			await SyntheticPeer.create({ url: server.url, roomId: 'room-1', displayName: LONG_NAME }),
 			await SyntheticPeer.create({ url: server.url, roomId: 'room-1', displayName: 'Bob' }),
-			await SyntheticPeer.create({ url: server.url, roomId: 'room-2', displayName: 'Carol', video: false })
+			// A lone surrogate has no UTF-8 form: on the way (socket.io frames are UTF-8) or in the
+			// exporter it must become U+FFFD, never break the exposition.
+			await SyntheticPeer.create({ url: server.url, roomId: 'room-2', displayName: 'Carol \uD83D', video: false })
 		] as [SyntheticPeer, SyntheticPeer, SyntheticPeer];
 		peers.push(alice, bob, carol);
 		await until('alice and bob to receive each other\'s audio and video', () =>
@@ -141,6 +143,9 @@ test('every documented family from a live server with synthetic peers: values, r
 		assert.ok(aliceSeries.every((s) => s.labels.display_name === labelValue(LONG_NAME)), 'the display name, cut at 128 characters');
 		assert.equal([...aliceSeries[0]!.labels.display_name!].length, 128);
 		assert.ok(aliceSeries[0]!.labels.display_name!.startsWith('Zoë "the \\ quoter" 😀 xxx'));
+
+		const carolSeries = m.find('mediasoup_producer_byte_count_bytes', { peer_id: carol.peerId });
+		assert.deepEqual(carolSeries.map((s) => s.labels.display_name), ['Carol \uFFFD'], 'the lone surrogate became U+FFFD');
 
 		// Per consumer: alice's consumers carry bob's media in room-1.
 		for (const [consumerId, consumer] of alice.consumers) {
