@@ -113,7 +113,8 @@ export class MeetingClient extends enhancedEvents.EnhancedEventEmitter<MeetingCl
 			this.#setState('joined');
 		} catch (error) {
 			await this.#abandonSession();
-			this.#setState('failed');
+			// leave() meanwhile set 'left': keep that.
+			if (this.state === 'joining') this.#setState('failed');
 			throw error;
 		}
 	}
@@ -187,12 +188,17 @@ export class MeetingClient extends enhancedEvents.EnhancedEventEmitter<MeetingCl
 			rtpCapabilities: device.rtpCapabilities as RtpCapabilities
 		});
 		this.#joinedOnServer = true;
+		this.#assertJoining();
 		this.#peers.clear();
 		for (const peer of joined.peers) this.#peers.set(peer.id, peer);
 		this.emit('joined', { peerId: joined.peerId, peers: joined.peers });
 
 		const sendTransport = device.createSendTransport(await this.#createTransport('send'));
 		const recvTransport = device.createRecvTransport(await this.#createTransport('recv'));
+		this.#assertJoining(() => {
+			sendTransport.close();
+			recvTransport.close();
+		});
 		const session: Session = { device, peerId: joined.peerId, sendTransport, recvTransport, producers: new Map(), consumers: new Map() };
 		this.#session = session;
 		this.#wireTransport(sendTransport, 'send');
@@ -209,7 +215,15 @@ export class MeetingClient extends enhancedEvents.EnhancedEventEmitter<MeetingCl
 			const source: MediaSource = track.kind === 'audio' ? 'mic' : 'webcam';
 			if (session.producers.has(source) || !device.canProduce(track.kind as mc.MediaKind)) continue;
 			await this.#produce(session, source, track);
+			this.#assertJoining();
 		}
+	}
+
+	/** leave() or close() while a (re)join is under way ends that join. */
+	#assertJoining(cleanUp?: () => void): void {
+		if (this.#state === 'joining' || this.#state === 'rejoining') return;
+		cleanUp?.();
+		throw new MeetingStateError(`${this.#state} while joining`);
 	}
 
 	async #createTransport(direction: TransportDirection): Promise<mc.TransportOptions> {
@@ -362,6 +376,7 @@ export class MeetingClient extends enhancedEvents.EnhancedEventEmitter<MeetingCl
 				this.#setState('joined');
 			}, async (error: unknown) => {
 				await this.#abandonSession();
+				if (this.#state !== 'rejoining') return;
 				// Retries are expected (e.g. while a replacement worker starts): a notice, not an error.
 				this.emit('interrupted', `could not rejoin yet (${error instanceof Error ? error.message : String(error)})`);
 				if (this.#signalling.state === 'connected') this.#scheduleRejoin();

@@ -206,6 +206,17 @@ test('when the worker dies, the tabs rejoin on its replacement and see each othe
 			assert.equal(await page.locator('#meeting').isVisible(), true);
 			t.diagnostic(`tab ${i} rejoined as ${after[i]!.peerId}, decoding ${after[i]!.inboundVideo[0]!.framesDecoded} frames`);
 		}
+
+		// Leave, then join again through the form (kept filled in): a third session, same room.
+		await pages[1]!.click('#leave');
+		await waitFor('the second tab has left', 30_000, async () => ((await stats(pages[1]!)).state === 'left' ? true : undefined), explain);
+		assert.equal(await pages[1]!.inputValue('#room'), `e2e-${process.pid}`);
+		assert.equal(await pages[1]!.inputValue('#name'), 'Grace');
+		await pages[1]!.click('#join');
+		await waitFor('the form join decodes the other tab again', 60_000, async () => {
+			const all = await allStats();
+			return decodesTheOther(all) && all[1]!.peerId !== after[1]!.peerId ? true : undefined;
+		}, explain);
 	});
 	t.diagnostic(`test ran ${((Date.now() - started) / 1000).toFixed(1)} s`);
 });
