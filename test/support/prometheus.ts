@@ -32,6 +32,8 @@ export type PrometheusOptions = {
 	ruleFiles?: string[];
 	/** Extra command-line flags. */
 	args?: string[];
+	/** A whole config (YAML) to run as is, e.g. an operator's example; `jobs`, the intervals and `ruleFiles` are then unused. */
+	configYaml?: string;
 };
 
 /** One series of an instant query: labels and the value as a number. */
@@ -68,7 +70,7 @@ async function freePort(): Promise<number> {
 	return port;
 }
 
-export async function startPrometheus({ jobs, scrapeIntervalSeconds = 1, evaluationIntervalSeconds = 1, ruleFiles = [], args = [] }: PrometheusOptions): Promise<PrometheusInstance> {
+export async function startPrometheus({ jobs, scrapeIntervalSeconds = 1, evaluationIntervalSeconds = 1, ruleFiles = [], args = [], configYaml }: PrometheusOptions): Promise<PrometheusInstance> {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'msfu-prom-'));
 	// JSON is YAML, so the config needs no YAML library.
 	const config = {
@@ -83,7 +85,7 @@ export async function startPrometheus({ jobs, scrapeIntervalSeconds = 1, evaluat
 		}))
 	};
 	const configFile = path.join(dir, 'prometheus.yml');
-	fs.writeFileSync(configFile, JSON.stringify(config, null, 2));
+	fs.writeFileSync(configFile, configYaml ?? JSON.stringify(config, null, 2));
 	const check = spawnSync(PROMTOOL_BIN, ['check', 'config', configFile], { encoding: 'utf8' });
 	if (check.status !== 0) throw new Error(`promtool check config failed:\n${check.stdout}${check.stderr}`);
 
