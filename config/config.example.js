@@ -120,6 +120,28 @@ export default {
 		scrapeTimeoutMs: 5000,
 		// Most objects whose getStats() may be in flight at once during a scrape's stats sweep.
 		statsConcurrency: 64,
+		// Access to the metrics port (/metrics, /overview and everything else on it). See prom.md,
+		// "Securing the endpoint". Without any of these, anyone who can reach the port may read it.
+		// Basic auth: user name → bcrypt hash (make one with `scripts/hash-password`). Verified
+		// hashes are cached for a minute (keyed by a SHA-256 of the credentials), so frequent
+		// scrapes do not pay bcrypt each time.
+		basicAuthUsers: {},
+		// Or a bearer token (at least 16 characters; `Authorization: Bearer TOKEN`), inline or,
+		// better, read at start from a file (its surrounding white space ignored). Not together
+		// with basicAuthUsers.
+		bearerToken: null,
+		bearerTokenFile: null,
+		// HTTPS: PEM certificate (chain) and key files. clientCaFile (PEM) makes it mutual TLS: a
+		// client must present a certificate signed by that CA. The files are read again when they
+		// change (checked at most every 30 s, on new connections), so renewals need no restart.
+		tls: {
+			certFile: null,
+			keyFile: null,
+			clientCaFile: null
+		},
+		// Client addresses allowed to connect, as CIDRs (IPv4 and IPv6; IPv4-mapped IPv6
+		// addresses are matched as IPv4); others get 403. Empty: no address filter.
+		allowFrom: [],
 		// Upper bounds of the histogram buckets (strictly ascending; +Inf is added).
 		buckets: {
 			// edumeet_room_peers: peers per room.

@@ -3,6 +3,7 @@
  * (`Config`), so the schema is the single source of truth for keys, types, ranges and defaults.
  * Every key is documented in config/config.example.js.
  */
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -141,6 +142,28 @@ export function arrayOf<T>(item: Field<T>, opts: Opts<T[]> & { minItems?: number
 	return opts.default === undefined ? field : withDefault(field, opts.default);
 }
 
+/** A map from keys matching `keyPattern` to values of `value` (e.g. user names to password hashes). */
+export function recordOf<T>(value: Field<T>, opts: Opts<Record<string, T>> & { keyPattern: RegExp; keyText: string }): Field<Record<string, T>> {
+	const expected = `an object mapping ${opts.keyText} to ${value.expected}`;
+	const field: Field<Record<string, T>> = {
+		expected,
+		check(input, keyPath, errors) {
+			if (typeof input !== 'object' || input === null || Array.isArray(input)) return fail(errors, keyPath, expected, input);
+			const out: Record<string, T> = {};
+			for (const [key, v] of Object.entries(input)) {
+				if (!opts.keyPattern.test(key)) {
+					errors.push(`${keyPath}: key ${JSON.stringify(key)} is not ${opts.keyText}`);
+					continue;
+				}
+				const checked = value.check(v, `${keyPath}.${key}`, errors);
+				if (checked !== undefined) out[key] = checked;
+			}
+			return out;
+		}
+	};
+	return opts.default === undefined ? field : withDefault(field, opts.default);
+}
+
 type Shape = Record<string, Field<unknown>>;
 export type ObjectOf<S extends Shape> = { [K in keyof S]: Infer<S[K]> };
 
@@ -181,6 +204,22 @@ export function obj<S extends Shape>(shape: S, opts: { passthrough?: boolean } =
 }
 
 const ipAddress = str({ pattern: /^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9a-fA-F:.]*:[0-9a-fA-F:.]*)$/, patternText: 'an IPv4 or IPv6 address' });
+
+/** An IPv4 or IPv6 network in CIDR form ("10.0.0.0/8", "2001:db8::/32"); a bare address is one host. */
+const cidrText = 'an IPv4 or IPv6 CIDR such as "10.0.0.5/32" or "2001:db8::/32"';
+const cidr: Field<string> = {
+	expected: cidrText,
+	check(value, keyPath, errors) {
+		const [address = '', prefix, ...rest] = typeof value === 'string' ? value.split('/') : [];
+		const family = net.isIP(address);
+		const bits = prefix === undefined ? (family === 6 ? 128 : 32) : /^[0-9]{1,3}$/.test(prefix) ? Number(prefix) : NaN;
+		if (family === 0 || rest.length > 0 || !(bits >= 0 && bits <= (family === 6 ? 128 : 32))) return fail(errors, keyPath, cidrText, value);
+		return value as string;
+	}
+};
+
+/** A bcrypt hash as `htpasswd -B` or scripts/hash-password print it. */
+const bcryptHash = str({ pattern: /^\$2[aby]\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}$/, patternText: 'a bcrypt hash ("$2b$10$…", see scripts/hash-password)' });
 
 const mediaCodec = obj({
 	kind: oneOf(['audio', 'video'] as const),
@@ -269,6 +308,16 @@ export const configSchema = obj({
 		perObjectMetrics: bool({ default: true }),
 		scrapeTimeoutMs: int({ min: 100, max: 120_000, default: 5000 }),
 		statsConcurrency: int({ min: 1, max: 10_000, default: 64 }),
+		/** Access to every page on the metrics port (server/exporter/http). Basic auth or a bearer token, not both. */
+		basicAuthUsers: recordOf(bcryptHash, { keyPattern: /^[^:\u0000-\u001f]{1,128}$/, keyText: 'a user name (no colon)', default: () => ({}) }),
+		bearerToken: nullable(str({ minLength: 16, maxLength: 4096 }), { default: null }),
+		bearerTokenFile: nullable(str({ minLength: 1 }), { default: null }),
+		tls: obj({
+			certFile: nullable(str({ minLength: 1 }), { default: null }),
+			keyFile: nullable(str({ minLength: 1 }), { default: null }),
+			clientCaFile: nullable(str({ minLength: 1 }), { default: null })
+		}),
+		allowFrom: arrayOf(cidr, { default: [] }),
 		buckets: obj({
 			roomPeers: bucketList([1, 2, 3, 4, 5, 10, 20, 50, 100, 200]),
 			roomSenders: bucketList([0, 1, 2, 3, 4, 5, 10, 20, 50]),
@@ -297,6 +346,15 @@ export function validateConfig(raw: unknown, source = 'config'): Config {
 	const ports = config?.mediasoup?.worker as Partial<Config['mediasoup']['worker']> | undefined;
 	if (typeof ports?.rtcMinPort === 'number' && typeof ports.rtcMaxPort === 'number' && ports.rtcMinPort > ports.rtcMaxPort) {
 		errors.push(`mediasoup.worker.rtcMinPort: expected ≤ mediasoup.worker.rtcMaxPort (${ports.rtcMaxPort}), got ${ports.rtcMinPort}`);
+	}
+	const metrics = config?.prometheus as Partial<Config['prometheus']> | undefined;
+	if (metrics) {
+		const schemes = [Object.keys(metrics.basicAuthUsers ?? {}).length > 0 && 'basicAuthUsers', metrics.bearerToken && 'bearerToken',
+			metrics.bearerTokenFile && 'bearerTokenFile'].filter(Boolean);
+		if (schemes.length > 1) errors.push(`prometheus: ${schemes.join(' and ')} exclude each other (one way to authenticate)`);
+		const tls = metrics.tls;
+		if (tls && (tls.certFile === null) !== (tls.keyFile === null)) errors.push('prometheus.tls: certFile and keyFile go together');
+		if (tls && tls.clientCaFile !== null && tls.certFile === null) errors.push('prometheus.tls.clientCaFile: needs certFile and keyFile (client certificates need TLS)');
 	}
 	if (errors.length > 0 || !config) throw new ConfigError(source, errors);
 	return config;

@@ -59,6 +59,11 @@ export class Exporter {
 		return { contentType: registry.contentType, body: await registry.metrics() };
 	}
 
+	/** The snapshot a scrape would use (shared with any in flight): the overview page reads this. */
+	snapshot(): Promise<MetricsSnapshot> {
+		return this.#collector.collect();
+	}
+
 	close(): void {
 		if (this.#closed) return;
 		this.#closed = true;

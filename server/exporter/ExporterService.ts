@@ -3,6 +3,8 @@ import { ObserverStreamClient } from '../stream/ObserverStreamClient.js';
 import { Exporter } from './Exporter.js';
 import type { ExporterOptions } from './ExporterOptions.js';
 import { MetricsHttpServer } from './MetricsHttpServer.js';
+import { MetricsAccessControl } from './http/MetricsAccessControl.js';
+import { TlsCredentials } from './http/TlsCredentials.js';
 import type { ReverseDnsCache } from './ReverseDnsCache.js';
 
 const logger = new Logger('ExporterService');
@@ -43,7 +45,9 @@ export class ExporterService {
 				if (requireConnection) throw error;
 				logger.warn('observer stream %s not reachable yet (%s); retrying in the background', socketPath, (error as Error).message);
 			}
-			const httpServer = await MetricsHttpServer.create({ ip, port, exporter });
+			const access = await MetricsAccessControl.create({ options, listenIp: ip });
+			const tls = TlsCredentials.fromOptions(options.tls);
+			const httpServer = await MetricsHttpServer.create({ ip, port, exporter, access, tls, overview: exporter });
 			return new ExporterService(client, exporter, httpServer);
 		} catch (error) {
 			exporter.close();

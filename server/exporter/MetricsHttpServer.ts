@@ -1,8 +1,12 @@
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { Logger } from '../Logger.js';
 import type { ScrapeResult } from './Exporter.js';
+import type { MetricsAccessControl } from './http/MetricsAccessControl.js';
+import { OverviewPage, type SnapshotSource } from './http/OverviewPage.js';
+import type { TlsCredentials } from './http/TlsCredentials.js';
 
 const logger = new Logger('MetricsHttpServer');
 
@@ -22,20 +26,35 @@ const LANDING_PAGE = `<!doctype html>
 <h1>meter-sfu exporter</h1>
 <p>Prometheus metrics of the meter-sfu SFU: <a href="metrics">/metrics</a>
 (Prometheus text format, or OpenMetrics when the Accept header asks for ${OPENMETRICS}).</p>
+<p>Live overview of rooms, peers, bitrate and worker CPU: <a href="overview">/overview</a>.</p>
 </body>
 </html>
 `;
 
+export type MetricsHttpServerOptions = {
+	ip: string;
+	port: number;
+	exporter: Scrapable;
+	/** Allow-list and authentication in front of every path (server/exporter/http). */
+	access?: MetricsAccessControl;
+	/** HTTPS (optionally mutual) instead of HTTP. */
+	tls?: TlsCredentials | null;
+	/** Serves /overview and /overview.json from this source's snapshots. */
+	overview?: SnapshotSource;
+};
+
 /**
- * The metrics endpoint: `/metrics` and a landing page at `/`. The format follows the Accept header
- * (with q-values, as Prometheus sends them); each request is its own scrape.
+ * The metrics endpoint: `/metrics`, a landing page at `/` and the live overview. The format follows
+ * the Accept header (with q-values, as Prometheus sends them); each request is its own scrape.
  */
 export class MetricsHttpServer {
-	readonly httpServer: http.Server;
+	readonly httpServer: http.Server | https.Server;
+	readonly #scheme: 'http' | 'https';
 	#closed = false;
 
-	static async create({ ip, port, exporter }: { ip: string; port: number; exporter: Scrapable }): Promise<MetricsHttpServer> {
-		const server = new MetricsHttpServer(exporter);
+	static async create(options: MetricsHttpServerOptions): Promise<MetricsHttpServer> {
+		const { ip, port } = options;
+		const server = new MetricsHttpServer(options);
 		await new Promise<void>((resolve, reject) => {
 			server.httpServer.once('error', reject);
 			server.httpServer.listen(port, ip, () => {
@@ -47,9 +66,12 @@ export class MetricsHttpServer {
 		return server;
 	}
 
-	private constructor(exporter: Scrapable) {
+	private constructor({ exporter, access, tls, overview }: MetricsHttpServerOptions) {
 		const app = express();
 		app.disable('x-powered-by');
+		// First, for every path: nothing on this port is public unless the config says so.
+		if (access) app.use(access.handle);
+		if (overview) app.use(new OverviewPage(overview).routes());
 		app.get('/', (_req, res) => {
 			res.type('html').send(LANDING_PAGE);
 		});
@@ -66,12 +88,20 @@ export class MetricsHttpServer {
 					res.status(500).type('text/plain').send('scrape failed\n');
 				});
 		});
-		this.httpServer = http.createServer(app);
+		if (tls) {
+			const httpsServer = https.createServer(tls.serverOptions(), app);
+			tls.watch(httpsServer);
+			this.httpServer = httpsServer;
+			this.#scheme = 'https';
+		} else {
+			this.httpServer = http.createServer(app);
+			this.#scheme = 'http';
+		}
 	}
 
 	get url(): string {
 		const { address, port, family } = this.httpServer.address() as AddressInfo;
-		return `http://${family === 'IPv6' ? `[${address}]` : address}:${port}`;
+		return `${this.#scheme}://${family === 'IPv6' ? `[${address}]` : address}:${port}`;
 	}
 
 	async close(): Promise<void> {
