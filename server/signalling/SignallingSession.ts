@@ -9,6 +9,7 @@ import { NotJoinedError, RateLimitError, toRequestError } from './RequestError.j
 import type { RequestContext, RequestHandler, RequestSession, RoomDirectory } from './RequestHandler.js';
 import { requestHandlers } from './requestHandlers.js';
 import { RejectedMessageError, type RequestValidator } from './RequestValidator.js';
+import { TokenBucket } from './TokenBucket.js';
 
 const logger = new Logger('SignallingSession');
 
@@ -31,6 +32,7 @@ export class SignallingSession implements RequestSession {
 	readonly #counters: MeetingCounters;
 	readonly #rooms: RoomDirectory;
 	readonly #config: Config;
+	readonly #rateLimit: TokenBucket;
 	#peer: Peer | undefined;
 	#queue: Promise<void> = Promise.resolve();
 	#queued = 0;
@@ -44,13 +46,16 @@ export class SignallingSession implements RequestSession {
 		this.#counters = counters;
 		this.#rooms = rooms;
 		this.#config = config;
+		const { requestsPerSecond, burst } = config.signalling.rateLimit;
+		this.#rateLimit = new TokenBucket({ ratePerSecond: requestsPerSecond, burst });
 		const userAgent = socket.handshake.headers['user-agent'];
 		this.userAgent = typeof userAgent === 'string' ? userAgent.slice(0, MAX_USER_AGENT_LENGTH) : '';
 		this.fromLoopback = isLoopbackAddress(socket.handshake.address);
 		// socket.io passes whatever the client sent: the listener takes unknowns and checks them.
 		socket.on('request', ((message: unknown, ack: unknown) => this.#onRequest(message, ack)) as ClientToServerEvents['request']);
 		socket.onAny((event: unknown) => {
-			if (event !== 'request') this.#counters.rejected('unknown_event');
+			if (event === 'request') return; // #onRequest takes its token
+			this.#counters.rejected(this.#rateLimit.take() ? 'unknown_event' : 'rate_limit');
 		});
 		socket.on('disconnect', (reason, description) => {
 			// socket.io closes a WebSocket whose message exceeds maxHttpBufferSize (polling gets a 413).
@@ -90,12 +95,14 @@ export class SignallingSession implements RequestSession {
 	}
 
 	#onRequest(message: unknown, ack: unknown): void {
+		const startedAt = process.hrtime.bigint();
+		// Every message takes a token, good or bad: a flood of garbage is a flood all the same.
+		const withinRate = this.#rateLimit.take();
 		// Without an ack there is nobody to answer; doing the work anyway would only cost.
 		if (typeof ack !== 'function') {
-			this.#counters.rejected('no_ack');
+			this.#counters.rejected(withinRate ? 'no_ack' : 'rate_limit');
 			return;
 		}
-		const startedAt = process.hrtime.bigint();
 		const respond = (method: string, response: Response<unknown>): void => {
 			const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
 			this.#counters.request(method, response.ok ? 'ok' : response.error.name, seconds);
@@ -105,6 +112,14 @@ export class SignallingSession implements RequestSession {
 				logger.warn('ack failed: %s', (error as Error).message);
 			}
 		};
+		if (!withinRate) {
+			this.#counters.rejected('rate_limit');
+			const { requestsPerSecond, burst } = this.#config.signalling.rateLimit;
+			respond(this.#validator.methodOf(message) ?? '_unknown', {
+				ok: false, error: new RateLimitError(`more than ${burst} messages at once or ${requestsPerSecond} per second; slow down`).toJSON()
+			});
+			return;
+		}
 		let request: RequestMessage;
 		try {
 			request = this.#validator.validate(message);
