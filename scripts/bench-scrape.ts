@@ -1,0 +1,148 @@
+/**
+ * Scrape benchmark (issue 6): for each size, a server with synthetic peers sending real media, then
+ * the exporter's /metrics latency against a sequential getStats sweep (edumeet's way) and a bare
+ * concurrent one (the floor), two scrapes at once against one, CPU per scrape of the server and
+ * the worker, and forwarded-packet loss with and without a scrape every second. Progress goes to
+ * stderr; stdout gets a table (and the chart is written) or, with --json, one JSON document.
+ * Run through scripts/bench-scrape, which installs what is missing first.
+ */
+import '../server/workerBinary.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseSizes, type BenchSize } from './bench/BenchTopology.js';
+import { SizeBench, type SizeResult } from './bench/SizeBench.js';
+import { latencyChart } from './bench/LatencyChart.js';
+
+const usage = `usage: scripts/bench-scrape [--sizes 50/500,200/2000] [--scrapes N] [--json] [--saturate]
+                           [--window-seconds S] [--video-kbps N] [--scrape-timeout-ms MS] [--chart FILE]
+  --sizes P/C,...       producers/consumers per size (default 50/500,200/2000)
+  --scrapes N           scrapes (and sweeps) measured per size, at least 1 (default 20)
+  --json                print one JSON document on stdout instead of the table; no chart
+  --saturate            add a size that saturates the worker (--saturate-size, default 280/2800)
+  --saturate-size P/C   the saturating size
+  --window-seconds S    seconds of media with and without a scrape every second (default: --scrapes)
+  --video-kbps N        VP8 bitrate per sending peer (default 400)
+  --scrape-timeout-ms MS  the exporter's deadline (default: the config's, 5000)
+  --chart FILE          where the SVG goes (default scripts/bench-results/scrape-latency.svg)`;
+
+type Options = {
+	sizes: BenchSize[]; scrapes: number; json: boolean; saturateSize?: BenchSize; windowSeconds: number;
+	videoKbps: number; scrapeTimeoutMs?: number; chart: string;
+};
+
+function parseOptions(): Options {
+	const { values } = parseArgs({
+		options: {
+			sizes: { type: 'string', default: '50/500,200/2000' },
+			scrapes: { type: 'string', default: '20' },
+			json: { type: 'boolean', default: false },
+			saturate: { type: 'boolean', default: false },
+			'saturate-size': { type: 'string', default: '280/2800' },
+			'window-seconds': { type: 'string' },
+			'video-kbps': { type: 'string', default: '400' },
+			'scrape-timeout-ms': { type: 'string' },
+			chart: { type: 'string', default: path.join('scripts', 'bench-results', 'scrape-latency.svg') },
+			help: { type: 'boolean', short: 'h', default: false }
+		},
+		strict: true
+	});
+	if (values.help) {
+		process.stdout.write(`${usage}\n`);
+		process.exit(0);
+	}
+	const integer = (name: string, text: string, min: number, max: number): number => {
+		const value = Number(text);
+		if (!Number.isInteger(value) || value < min || value > max) throw new TypeError(`--${name}: expected an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
+		return value;
+	};
+	const scrapes = integer('scrapes', values.scrapes, 1, 10_000);
+	return {
+		sizes: parseSizes(values.sizes),
+		scrapes,
+		json: values.json,
+		saturateSize: values.saturate ? parseSizes(values['saturate-size'])[0] : undefined,
+		windowSeconds: values['window-seconds'] !== undefined ? integer('window-seconds', values['window-seconds'], 2, 3600) : Math.max(2, scrapes),
+		videoKbps: integer('video-kbps', values['video-kbps'], 10, 20_000),
+		scrapeTimeoutMs: values['scrape-timeout-ms'] !== undefined ? integer('scrape-timeout-ms', values['scrape-timeout-ms'], 100, 120_000) : undefined,
+		chart: values.chart
+	};
+}
+
+function table(results: readonly SizeResult[]): string {
+	const columns: [string, (r: SizeResult) => string][] = [
+		['producers/consumers', (r) => `${r.producers}/${r.consumers}${r.saturate ? ' (saturated)' : ''}`],
+		['exporter p50 ms', (r) => r.exporterP50Ms.toFixed(1)],
+		['p95 ms', (r) => r.exporterP95Ms.toFixed(1)],
+		['sequential p50 ms', (r) => r.sequentialP50Ms.toFixed(1)],
+		['floor p50 ms', (r) => r.floorP50Ms.toFixed(1)],
+		['sequential / exporter', (r) => ratio(r.sequentialP50Ms, r.exporterP50Ms)],
+		['exporter / floor', (r) => ratio(r.exporterP50Ms, r.floorP50Ms)],
+		['2 scrapes / 1', (r) => r.concurrentScrapesRatio.toFixed(2)],
+		['node CPU ms/scrape', (r) => r.nodeCpuMsPerScrape.toFixed(1)],
+		['worker CPU ms/scrape', (r) => r.workerCpuMsPerScrape.toFixed(1)],
+		['loss % with / without scrapes', (r) => `${r.forwardLossWithScrapes.toFixed(3)} / ${r.forwardLossWithout.toFixed(3)}`],
+		['forwarded pps', (r) => String(r.forwardedPps)],
+		['worker CPU %', (r) => r.workerCpuPercent.toFixed(0)],
+		['max scrape ms / deadline', (r) => `${r.maxScrapeMs.toFixed(0)} / ${r.scrapeTimeoutMs}${r.timedOutScrapes ? ` (${r.timedOutScrapes} timed out)` : ''}`],
+		['body MiB', (r) => (r.bodyBytes / 1048576).toFixed(1)]
+	];
+	const rows = [columns.map(([name]) => name), ...results.map((r) => columns.map(([, cell]) => cell(r)))];
+	const widths = columns.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
+	const line = (row: string[]): string => `| ${row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join(' | ')} |`;
+	return [line(rows[0]!), `|${widths.map((w, i) => (i === 0 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`, ...rows.slice(1).map(line)].join('\n');
+}
+
+function ratio(a: number, b: number): string {
+	return b > 0 ? `${(a / b).toFixed(2)}×` : '-';
+}
+
+async function main(): Promise<number> {
+	let options: Options;
+	try {
+		options = parseOptions();
+	} catch (error) {
+		process.stderr.write(`bench-scrape: ${(error as Error).message}\n${usage}\n`);
+		return 2;
+	}
+	const progress = (line: string): void => { process.stderr.write(`[bench-scrape] ${line}\n`); };
+	const loadBefore = os.loadavg()[0]!;
+	progress(`load average ${loadBefore.toFixed(2)} on ${os.availableParallelism()} cores`);
+	const runs = options.sizes.map((size) => ({ size, saturate: false }));
+	if (options.saturateSize) runs.push({ size: options.saturateSize, saturate: true });
+	const results: SizeResult[] = [];
+	for (const { size, saturate } of runs) {
+		const bench = new SizeBench({
+			size, saturate, scrapes: options.scrapes, windowSeconds: options.windowSeconds, videoKbps: options.videoKbps,
+			scrapeTimeoutMs: options.scrapeTimeoutMs, progress
+		});
+		const result = await bench.run();
+		progress(`${result.producers}/${result.consumers}: exporter p50 ${result.exporterP50Ms} ms, sequential ${result.sequentialP50Ms} ms, floor ${result.floorP50Ms} ms`);
+		results.push(result);
+	}
+	const loadAverage = { before: round2(loadBefore), after: round2(os.loadavg()[0]!), cores: os.availableParallelism() };
+	if (options.json) {
+		process.stdout.write(`${JSON.stringify({ sizes: results, loadAverage, scrapes: options.scrapes, windowSeconds: options.windowSeconds, videoKbps: options.videoKbps }, null, 2)}\n`);
+		return 0;
+	}
+	process.stdout.write(`${table(results)}\n\nload average (1 min) ${loadAverage.before} before, ${loadAverage.after} after, ${loadAverage.cores} cores; ` +
+		`${options.scrapes} scrapes per size, loss windows ${options.windowSeconds} s each, video ${options.videoKbps} kbps; loss in % of packets expected at the sink\n`);
+	const points = results.filter((r) => !r.saturate).map((r) => ({ consumers: r.consumers, exporterMs: r.exporterP50Ms, sequentialMs: r.sequentialP50Ms, floorMs: r.floorP50Ms }));
+	if (points.length > 0) {
+		fs.mkdirSync(path.dirname(options.chart), { recursive: true });
+		fs.writeFileSync(options.chart, latencyChart(points, {
+			title: 'One stats sweep / scrape vs consumers (p50)',
+			subtitle: `one mediasoup worker, synthetic peers with audio + ${options.videoKbps} kbps video, ${loadAverage.cores} cores`
+		}));
+		progress(`chart written to ${options.chart}`);
+	}
+	return 0;
+}
+
+const round2 = (v: number): number => Math.round(v * 100) / 100;
+
+main().then((code) => process.exit(code), (error: unknown) => {
+	process.stderr.write(`bench-scrape: ${(error as Error).stack ?? String(error)}\n`);
+	process.exit(1);
+});

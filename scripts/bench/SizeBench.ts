@@ -1,0 +1,292 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { validateConfig, type Config } from '../../config/configSchema.js';
+import { Server } from '../../server/Server.js';
+import { BenchLoad } from './BenchLoad.js';
+import { planTopology, type BenchSize } from './BenchTopology.js';
+import type { LoadTotals } from './benchLoadMessages.js';
+
+/** One size's figures; latencies in ms, losses in percent of the packets the sink expected. */
+export type SizeResult = {
+	producers: number;
+	consumers: number;
+	exporterP50Ms: number;
+	exporterP95Ms: number;
+	sequentialP50Ms: number;
+	floorP50Ms: number;
+	/** Wall time of two concurrent scrapes over that of one (medians). */
+	concurrentScrapesRatio: number;
+	nodeCpuMsPerScrape: number;
+	workerCpuMsPerScrape: number;
+	forwardLossWithScrapes: number;
+	forwardLossWithout: number;
+	// Context beyond the issue's fields.
+	peers: number;
+	rooms: number;
+	saturate: boolean;
+	forwardedPps: number;
+	workerCpuPercent: number;
+	scrapeTimeoutMs: number;
+	/** Slowest scrape of the scrape-every-second windows, and how many said they timed out. */
+	maxScrapeMs: number;
+	timedOutScrapes: number;
+	bodyBytes: number;
+};
+
+export type SizeBenchOptions = {
+	size: BenchSize;
+	scrapes: number;
+	windowSeconds: number;
+	videoKbps: number;
+	saturate: boolean;
+	scrapeTimeoutMs?: number;
+	progress: (line: string) => void;
+};
+
+type Scrape = { ms: number; bytes: number; timedOut: boolean };
+type Usage = { at: number; nodeMs: number; workerMs: number; load: LoadTotals };
+
+const JOIN_CONCURRENCY = 8;
+const SINK_SOCKETS = 8;
+
+/**
+ * One size of scripts/bench-scrape: a Server in this process (so the mediasoup objects are at hand
+ * for the direct sweeps; the exporter is still scraped over HTTP), synthetic peers with real media
+ * in a load process, then the measurements of the issue in turn.
+ */
+export class SizeBench {
+	readonly #options: SizeBenchOptions;
+	#server?: Server;
+	#load?: BenchLoad;
+	#dir?: string;
+
+	constructor(options: SizeBenchOptions) {
+		this.#options = options;
+	}
+
+	async run(): Promise<SizeResult> {
+		try {
+			return await this.#run();
+		} finally {
+			await this.#load?.close();
+			await this.#server?.close();
+			if (this.#dir) fs.rmSync(this.#dir, { recursive: true, force: true });
+		}
+	}
+
+	async #run(): Promise<SizeResult> {
+		const { size, scrapes, progress } = this.#options;
+		const label = `${size.producers}/${size.consumers}`;
+		const topology = planTopology(size);
+		this.#dir = fs.mkdtempSync(path.join(os.tmpdir(), 'msfu-bench-'));
+		fs.chmodSync(this.#dir, 0o700);
+		const config = await benchConfig(this.#dir, this.#options.scrapeTimeoutMs);
+		const server = this.#server = await Server.create({ config });
+		const metricsUrl = server.metricsUrl!;
+		const load = this.#load = BenchLoad.start();
+		progress(`${label}: ${topology.peers} peers in ${topology.rooms.length} rooms (${topology.producers} producers, ${topology.consumers} consumers), joining`);
+		const joined = await load.join({ url: server.appUrl, rooms: topology.rooms, videoKbps: this.#options.videoKbps, joinConcurrency: JOIN_CONCURRENCY, sinkSockets: SINK_SOCKETS });
+		if (joined.failures > 0) throw new Error(`${label}: ${joined.failures} joins failed, first: ${joined.firstError}`);
+		await this.#waitForMedia(label, topology.consumers);
+
+		const objects = this.#statsTargets();
+		progress(`${label}: ${objects.length} objects; warming up`);
+		for (let i = 0; i < 2; i++) await scrape(metricsUrl);
+		await sleep(1000);
+
+		progress(`${label}: ${scrapes} rounds of exporter scrape / sequential sweep / concurrent sweep`);
+		const exporterMs: number[] = [];
+		const sequentialMs: number[] = [];
+		const floorMs: number[] = [];
+		let bodyBytes = 0;
+		const steps = [
+			async () => { const s = await scrape(metricsUrl); exporterMs.push(s.ms); bodyBytes = s.bytes; },
+			async () => { sequentialMs.push(await timed(async () => { for (const o of objects) await o.getStats().catch(() => undefined); })); },
+			async () => { floorMs.push(await timed(() => Promise.all(objects.map((o) => o.getStats().catch(() => undefined))))); }
+		];
+		for (let round = 0; round < scrapes; round++) {
+			// Rotate the order so drift in the machine's load hits all three alike.
+			for (let i = 0; i < steps.length; i++) {
+				await steps[(round + i) % steps.length]!();
+				await sleep(50);
+			}
+		}
+
+		progress(`${label}: ${scrapes} rounds of one scrape vs two at once`);
+		const oneMs: number[] = [];
+		const twoMs: number[] = [];
+		for (let round = 0; round < scrapes; round++) {
+			oneMs.push((await scrape(metricsUrl)).ms);
+			await sleep(50);
+			twoMs.push(await timed(() => Promise.all([scrape(metricsUrl), scrape(metricsUrl)])));
+			await sleep(50);
+		}
+
+		// Loss and CPU: windows without and with a scrape every second, in A-B-B-A order.
+		const half = Math.max(1, this.#options.windowSeconds / 2);
+		progress(`${label}: loss and CPU, ${2 * half} s without and ${2 * half} s with a scrape every second`);
+		const quietA = await this.#window(half, null);
+		const withScrapes: Scrape[] = [];
+		const busyA = await this.#window(half, { url: metricsUrl, results: withScrapes });
+		const busyB = await this.#window(half, { url: metricsUrl, results: withScrapes });
+		const quietB = await this.#window(half, null);
+		const quiet = sumWindows([quietA, quietB]);
+		const busy = sumWindows([busyA, busyB]);
+		const rate = (w: WindowResult, key: 'nodeMs' | 'workerMs'): number => w[key] / w.seconds;
+		const perScrape = (key: 'nodeMs' | 'workerMs'): number => withScrapes.length === 0 ? 0
+			: Math.max(0, (rate(busy, key) - rate(quiet, key)) * busy.seconds / withScrapes.length);
+
+		return {
+			producers: topology.producers,
+			consumers: topology.consumers,
+			exporterP50Ms: round1(quantile(exporterMs, 0.5)),
+			exporterP95Ms: round1(quantile(exporterMs, 0.95)),
+			sequentialP50Ms: round1(quantile(sequentialMs, 0.5)),
+			floorP50Ms: round1(quantile(floorMs, 0.5)),
+			concurrentScrapesRatio: round3(quantile(twoMs, 0.5) / quantile(oneMs, 0.5)),
+			nodeCpuMsPerScrape: round1(perScrape('nodeMs')),
+			workerCpuMsPerScrape: round1(perScrape('workerMs')),
+			forwardLossWithScrapes: round4(lossPercent(busy)),
+			forwardLossWithout: round4(lossPercent(quiet)),
+			peers: topology.peers,
+			rooms: topology.rooms.length,
+			saturate: this.#options.saturate,
+			forwardedPps: Math.round(quiet.recvPackets / quiet.seconds),
+			workerCpuPercent: round1(100 * rate(quiet, 'workerMs') / 1000),
+			scrapeTimeoutMs: config.prometheus.scrapeTimeoutMs,
+			maxScrapeMs: round1(Math.max(0, ...withScrapes.map((s) => s.ms))),
+			timedOutScrapes: withScrapes.filter((s) => s.timedOut).length,
+			bodyBytes
+		};
+	}
+
+	/** Until every consumer's RTP reaches the sink (consumers start at their producer's next keyframe). */
+	async #waitForMedia(label: string, consumers: number): Promise<void> {
+		const deadline = Date.now() + 60_000 + consumers * 20;
+		for (;;) {
+			const totals = await this.#load!.totals();
+			if (totals.consumers >= consumers && totals.receiving >= consumers) return;
+			if (Date.now() > deadline) {
+				this.#options.progress(`${label}: only ${totals.receiving}/${consumers} consumers receiving; measuring anyway`);
+				return;
+			}
+			await sleep(500);
+		}
+	}
+
+	/** Every transport, producer and consumer the exporter sweeps, as mediasoup objects. */
+	#statsTargets(): { getStats(): Promise<unknown> }[] {
+		const observer = this.#server!.sfuObserver;
+		const { transports, producers, consumers } = observer.state;
+		const targets: { getStats(): Promise<unknown> }[] = [];
+		for (const id of Object.keys(transports)) { const t = observer.lookup('transport', id); if (t) targets.push(t); }
+		for (const id of Object.keys(producers)) { const p = observer.lookup('producer', id); if (p) targets.push(p); }
+		for (const id of Object.keys(consumers)) { const c = observer.lookup('consumer', id); if (c) targets.push(c); }
+		return targets;
+	}
+
+	async #usage(): Promise<Usage> {
+		const cpu = process.cpuUsage();
+		let workerMs = 0;
+		for (const worker of this.#server!.workerPool.workers) {
+			const usage = await worker.getResourceUsage();
+			workerMs += usage.ru_utime + usage.ru_stime;
+		}
+		return { at: performance.now(), nodeMs: (cpu.user + cpu.system) / 1000, workerMs, load: await this.#load!.totals() };
+	}
+
+	/** `seconds` of media, scraping once a second when `scraping` is given (never two at once, as Prometheus). */
+	async #window(seconds: number, scraping: { url: string; results: Scrape[] } | null): Promise<WindowResult> {
+		const start = await this.#usage();
+		const end = start.at + seconds * 1000;
+		if (scraping) {
+			for (let next = start.at; next < end; next += 1000) {
+				const wait = next - performance.now();
+				if (wait > 0) await sleep(wait);
+				scraping.results.push(await scrape(scraping.url));
+			}
+		}
+		const rest = end - performance.now();
+		if (rest > 0) await sleep(rest);
+		const stop = await this.#usage();
+		return {
+			seconds: (stop.at - start.at) / 1000,
+			nodeMs: stop.nodeMs - start.nodeMs,
+			workerMs: stop.workerMs - start.workerMs,
+			recvPackets: stop.load.recvPackets - start.load.recvPackets,
+			expected: stop.load.expected - start.load.expected,
+			lost: stop.load.lost - start.load.lost
+		};
+	}
+}
+
+type WindowResult = { seconds: number; nodeMs: number; workerMs: number; recvPackets: number; expected: number; lost: number };
+
+function sumWindows(windows: WindowResult[]): WindowResult {
+	const sum: WindowResult = { seconds: 0, nodeMs: 0, workerMs: 0, recvPackets: 0, expected: 0, lost: 0 };
+	for (const w of windows) for (const key of Object.keys(sum) as (keyof WindowResult)[]) sum[key] += w[key];
+	return sum;
+}
+
+function lossPercent(w: WindowResult): number {
+	return w.expected <= 0 ? 0 : 100 * w.lost / w.expected;
+}
+
+/** The example config with this bench's needs: loopback, free ports, a private socket, synthetic peers, one worker. */
+async function benchConfig(dir: string, scrapeTimeoutMs?: number): Promise<Config> {
+	const example = new URL('../../config/config.example.js', import.meta.url).href;
+	const base = (await import(example) as { default: Record<string, Record<string, unknown>> }).default;
+	return validateConfig({
+		...base,
+		listen: { ...base.listen, ip: '127.0.0.1', port: 0 },
+		mediasoup: { ...base.mediasoup, numWorkers: 1 },
+		room: { ...base.room, maxPeers: 1000 },
+		syntheticPeers: { ...base.syntheticPeers, enabled: true },
+		observer: { ...base.observer, socketPath: path.join(dir, 'observer.sock') },
+		prometheus: { ...base.prometheus, listen: '127.0.0.1', port: 0, ...(scrapeTimeoutMs ? { scrapeTimeoutMs } : {}) }
+	}, 'bench config');
+}
+
+/** One GET /metrics, timed to its last byte; the body is counted and dropped but for its end. */
+export function scrape(url: string, accept?: string): Promise<Scrape> {
+	const t0 = performance.now();
+	return new Promise((resolve, reject) => {
+		const request = http.get(url, { headers: accept ? { accept } : {}, agent: false }, (response) => {
+			let bytes = 0;
+			let tail = '';
+			response.setEncoding('utf8');
+			response.on('data', (chunk: string) => {
+				bytes += Buffer.byteLength(chunk);
+				tail = (tail + chunk).slice(-65_536);
+			});
+			response.on('end', () => {
+				if (response.statusCode !== 200) reject(new Error(`GET ${url}: ${response.statusCode}`));
+				else resolve({ ms: performance.now() - t0, bytes, timedOut: /^meter_sfu_exporter_scrape_timed_out 1$/m.test(tail) });
+			});
+			response.on('error', reject);
+		});
+		request.on('error', reject);
+	});
+}
+
+async function timed(body: () => Promise<unknown>): Promise<number> {
+	const t0 = performance.now();
+	await body();
+	return performance.now() - t0;
+}
+
+export function quantile(values: readonly number[], q: number): number {
+	if (values.length === 0) return 0;
+	const sorted = [...values].sort((a, b) => a - b);
+	const position = (sorted.length - 1) * q;
+	const low = Math.floor(position);
+	const high = Math.ceil(position);
+	return sorted[low]! + (sorted[high]! - sorted[low]!) * (position - low);
+}
+
+const round1 = (v: number): number => Math.round(v * 10) / 10;
+const round3 = (v: number): number => Math.round(v * 1000) / 1000;
+const round4 = (v: number): number => Math.round(v * 10_000) / 10_000;
