@@ -90,6 +90,10 @@ export class OverviewPage {
 		router.get('/overview.css', (_req, res) => {
 			pageHeaders(res).type('text/css').send(OVERVIEW_CSS);
 		});
+		// Browsers ask for it on every page of the port; an empty answer keeps their consoles clean.
+		router.get('/favicon.ico', (_req, res) => {
+			res.status(204).end();
+		});
 		router.get('/overview.json', (_req, res) => {
 			this.#source.snapshot().then(
 				(snapshot) => { pageHeaders(res).json(overviewSample(snapshot)); },

@@ -75,7 +75,7 @@ export const OVERVIEW_SCRIPT = String.raw`'use strict';
 	var WINDOW_MS = ${OVERVIEW_WINDOW_MINUTES} * 60 * 1000;
 	var SVG = 'http://www.w3.org/2000/svg';
 	var COLORS = ['#2e86de', '#e67e22', '#27ae60', '#8e44ad', '#c0392b', '#16a085', '#d35400', '#7f8c8d'];
-	var W = 640, H = 180, LEFT = 64, RIGHT = 8, TOP = 10, BOTTOM = 22;
+	var W = 640, H = 180, LEFT = 78, RIGHT = 8, TOP = 10, BOTTOM = 22;
 
 	/** {t, rooms, peers, recv, send, cpu: {pid: percent}} per poll, oldest first, in this tab only. */
 	var history = [];
@@ -88,14 +88,21 @@ export const OVERVIEW_SCRIPT = String.raw`'use strict';
 		if (v >= 1e3) return (v / 1e3).toFixed(1) + ' kbit/s';
 		return Math.round(v) + ' bit/s';
 	}
+	/** Axis labels: short enough for the left margin. */
+	function bitsAxis(v) {
+		if (v >= 1e6) return +(v / 1e6).toFixed(2) + ' Mb/s';
+		if (v >= 1e3) return +(v / 1e3).toFixed(1) + ' kb/s';
+		return Math.round(v) + ' b/s';
+	}
 	function percent(v) { return v.toFixed(v < 10 ? 1 : 0) + ' %'; }
 	function text(id, value) { document.getElementById(id).textContent = value; }
 
-	/** The smallest 1-2-5 step times 4 that is at least v, so the y axis has round labels. */
-	function niceMax(v) {
+	/** The smallest 1-2-5 step times 4 that is at least v, so the y axis has round labels (whole ones for counts). */
+	function niceMax(v, integer) {
+		if (integer) v = Math.max(v, 4);
 		if (!(v > 0)) return 1;
 		var step = Math.pow(10, Math.floor(Math.log10(v / 4)));
-		var steps = [1, 2, 2.5, 5, 10];
+		var steps = integer ? [1, 2, 5, 10] : [1, 2, 2.5, 5, 10];
 		for (var i = 0; i < steps.length; i++) if (steps[i] * step * 4 >= v) return steps[i] * step * 4;
 		return 40 * step;
 	}
@@ -107,8 +114,8 @@ export const OVERVIEW_SCRIPT = String.raw`'use strict';
 		return node;
 	}
 
-	/** series: [{label, color, values: [{t, v}]}]; format: axis label of a value. */
-	function draw(id, series, format) {
+	/** series: [{label, color, values: [{t, v}]}]; format: axis label of a value; integer: a count. */
+	function draw(id, series, format, integer) {
 		var svg = document.getElementById(id);
 		while (svg.firstChild) svg.removeChild(svg.firstChild);
 		var last = history.length ? history[history.length - 1].t : Date.now();
@@ -119,7 +126,7 @@ export const OVERVIEW_SCRIPT = String.raw`'use strict';
 			s.values.forEach(function (p) { if (p.v > max) max = p.v; });
 			points = Math.max(points, s.values.length);
 		});
-		max = niceMax(max);
+		max = niceMax(max, integer);
 		var x = function (t) { return LEFT + (t - t0) / (last - t0 || 1) * (W - LEFT - RIGHT); };
 		var y = function (v) { return TOP + (1 - v / max) * (H - TOP - BOTTOM); };
 		for (var i = 0; i <= 4; i++) {
@@ -138,7 +145,10 @@ export const OVERVIEW_SCRIPT = String.raw`'use strict';
 				svg.appendChild(el('circle', { cx: x(end.t), cy: y(end.v), r: 3, fill: s.color }));
 			}
 			if (series.length > 1) {
-				svg.appendChild(el('text', { x: LEFT + 8 + index * 120, y: TOP + 12, fill: s.color }, s.label));
+				// Legend along the time axis: a swatch in the line's colour, then the name.
+				var lx = LEFT + 70 + index * 130;
+				svg.appendChild(el('line', { class: 'line', stroke: s.color, x1: lx, x2: lx + 16, y1: H - 10, y2: H - 10 }));
+				svg.appendChild(el('text', { x: lx + 20, y: H - 6 }, s.label));
 			}
 		});
 		svg.setAttribute('data-points', String(points));
@@ -149,12 +159,12 @@ export const OVERVIEW_SCRIPT = String.raw`'use strict';
 	}
 
 	function render() {
-		draw('rooms-chart', [{ label: 'rooms', color: COLORS[0], values: column('rooms') }], count);
-		draw('peers-chart', [{ label: 'peers', color: COLORS[0], values: column('peers') }], count);
+		draw('rooms-chart', [{ label: 'rooms', color: COLORS[0], values: column('rooms') }], count, true);
+		draw('peers-chart', [{ label: 'peers', color: COLORS[0], values: column('peers') }], count, true);
 		draw('bitrate-chart', [
 			{ label: 'into the SFU', color: COLORS[0], values: column('recv') },
 			{ label: 'out of the SFU', color: COLORS[1], values: column('send') }
-		], bits);
+		], bitsAxis);
 		var pids = [];
 		history.forEach(function (h) { for (var pid in h.cpu) if (pids.indexOf(pid) < 0) pids.push(pid); });
 		draw('cpu-chart', pids.map(function (pid, i) {
@@ -162,7 +172,7 @@ export const OVERVIEW_SCRIPT = String.raw`'use strict';
 				label: 'worker ' + pid, color: COLORS[i % COLORS.length],
 				values: history.filter(function (h) { return pid in h.cpu; }).map(function (h) { return { t: h.t, v: h.cpu[pid] }; })
 			};
-		}), function (v) { return v.toFixed(v < 10 ? 1 : 0) + ' %'; });
+		}), percent);
 	}
 
 	function add(sample) {
