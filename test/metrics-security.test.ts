@@ -8,6 +8,7 @@ import bcrypt from 'bcryptjs';
 import { validateConfig, ConfigError, type Config } from '../config/configSchema.js';
 import { ExporterService } from '../server/exporter/ExporterService.js';
 import { MetricsHttpServer } from '../server/exporter/MetricsHttpServer.js';
+import { BasicAuthVerifier } from '../server/exporter/http/BasicAuthVerifier.js';
 import { IpAllowList } from '../server/exporter/http/IpAllowList.js';
 import { BearerTokenFileError, MetricsAccessControl } from '../server/exporter/http/MetricsAccessControl.js';
 import { TlsCredentials, TlsFileError } from '../server/exporter/http/TlsCredentials.js';
@@ -147,6 +148,23 @@ test('basic auth: a verified password is cached (20 scrapes, one bcrypt); a wron
 	} finally {
 		await http.close();
 	}
+});
+
+test('BasicAuthVerifier: bounded bcrypt work; a flood of guesses is answered busy, and checks resume after it', async () => {
+	const cheap = await bcrypt.hash(PASSWORD, 4);
+	const verifier = new BasicAuthVerifier({ users: { ops: cheap }, maxConcurrent: 1, maxQueued: 2 });
+	// One runs, two wait, the rest are refused at once (the bound is checked synchronously).
+	const outcomes = await Promise.all(Array.from({ length: 6 }, (_, i) => verifier.verify('ops', `guess-${i}`)));
+	assert.deepEqual(outcomes, ['denied', 'denied', 'denied', 'busy', 'busy', 'busy']);
+	assert.equal(verifier.bcryptRuns, 3);
+	assert.equal(await verifier.verify('ops', PASSWORD), 'ok');
+	assert.equal(await verifier.verify('ops', PASSWORD), 'ok');
+	assert.equal(verifier.bcryptRuns, 4, 'the second right answer came from the cache');
+	const expiring = new BasicAuthVerifier({ users: { ops: cheap }, cacheTtlMs: 0 });
+	assert.equal(await expiring.verify('ops', PASSWORD), 'ok');
+	assert.equal(await expiring.verify('ops', PASSWORD), 'ok');
+	assert.equal(expiring.bcryptRuns, 2, 'an expired entry is verified again');
+	assert.throws(() => new BasicAuthVerifier({ users: {} }), TypeError);
 });
 
 test('bearer token read from a file: 401 without or with a wrong token, 200 with it; a missing file stops the start', async () => {
