@@ -205,7 +205,7 @@ describe('against a live server scraped by a real Prometheus', () => {
 		}
 	});
 
-	test('alert rules evaluate without errors on live data; the full room is pending MeterSfuRoomNearPeerLimit, nothing else', async () => {
+	test('alert rules evaluate without errors on live data; only the full room is pending MeterSfuRoomNearPeerLimit, nothing fires', async () => {
 		type Rule = { name: string; health: string; lastError?: string; lastEvaluation: string };
 		const rulesReady = async (): Promise<Rule[]> => {
 			const deadline = Date.now() + 30_000;
@@ -229,7 +229,10 @@ describe('against a live server scraped by a real Prometheus', () => {
 			if (alerts.some((a) => a.labels.alertname === 'MeterSfuRoomNearPeerLimit') || Date.now() > deadline) break;
 			await new Promise((resolve) => setTimeout(resolve, 250));
 		}
-		assert.deepEqual(alerts.map((a) => [a.labels.alertname, a.labels.room_id, a.labels.instance, a.state]),
-			[['MeterSfuRoomNearPeerLimit', 'alpha', instance, 'pending']]);
+		const nearLimit = alerts.filter((a) => a.labels.alertname === 'MeterSfuRoomNearPeerLimit');
+		assert.deepEqual(nearLimit.map((a) => [a.labels.room_id, a.labels.instance, a.state]), [['alpha', instance, 'pending']], 'alpha (4 of 4) is near its limit, beta (2 of 4) is not');
+		// Other rules may go pending for a moment on a loaded machine (a slow scrape), but every rule
+		// has a `for` longer than this test except MeterSfuWorkerDied, and no worker died.
+		assert.deepEqual(alerts.filter((a) => a.state === 'firing').map((a) => a.labels.alertname), []);
 	});
 });
