@@ -6,7 +6,7 @@ import { SignallingClient } from './support/signallingClient.js';
 import { startTestServer, opusParameters, type TestServer } from './support/signallingServer.js';
 import { SeededRandom } from './support/SeededRandom.js';
 import { SignallingFuzzer, type FuzzAction, type FuzzMemory } from './support/SignallingFuzzer.js';
-import { promtoolCheckMetrics } from './support/promtool.js';
+import { promtoolCheckMetrics } from './support/prometheus.js';
 import { parseExposition } from './support/exposition.js';
 import type { NotificationMessage, SignallingErrorName } from '../server/signalling/contract.js';
 import type { Server } from '../server/Server.js';
@@ -107,8 +107,10 @@ async function runLane({ server, fuzzer, random, budget, shared }: {
 						case 'request':
 							inFlight.push(client.rawRequest(action.message, REQUEST_TIMEOUT_MS).then((response) => {
 								if (!isResponse(response)) report.failures.push(`not a response to ${action.label}: ${JSON.stringify(response)?.slice(0, 200)}`);
-								const r = response as { ok: boolean; data?: Record<string, unknown>; error?: { name: string } };
+								const r = response as { ok: boolean; data?: Record<string, unknown>; error?: { name: string; message: string } };
 								count(r.ok ? 'ok' : r.error!.name);
+								// A ServerError is the server's own failure: name it in the report.
+								if (!r.ok && r.error!.name === 'ServerError') count(`ServerError: ${r.error!.message.slice(0, 120)}`);
 								if (r.ok) learn(action.message, r.data ?? {}, own, shared);
 							}, (error: Error) => {
 								// Only a connection cut on purpose may leave a request unanswered.
@@ -202,15 +204,12 @@ test(`signalling fuzz: ${MESSAGES} random messages from many sockets; the server
 		const budget = { left: MESSAGES };
 		const startedAt = Date.now();
 
-		// Scrape while the fuzz runs: every exposition must pass promtool, whatever the names.
+		// Scrape while the fuzz runs (checked afterwards: promtool runs synchronously).
 		let scraping = true;
-		const midScrapes: Promise<void>[] = [];
+		const midScrapes: string[] = [];
 		const scraper = (async () => {
 			while (scraping) {
-				const body = await scrape(metricsUrl);
-				midScrapes.push(promtoolCheckMetrics(body).then(({ code, output }) => {
-					assert.equal(code, 0, `promtool check metrics failed during the fuzz:\n${output}`);
-				}));
+				midScrapes.push(await scrape(metricsUrl));
 				await new Promise((resolve) => setTimeout(resolve, 1000));
 			}
 		})();
@@ -223,7 +222,12 @@ test(`signalling fuzz: ${MESSAGES} random messages from many sockets; the server
 		})));
 		scraping = false;
 		await scraper;
-		await Promise.all(midScrapes);
+		// Every exposition must pass promtool, whatever names and ids the fuzz used.
+		for (const body of midScrapes) {
+			const { status, output } = promtoolCheckMetrics(body);
+			assert.equal(status, 0, `promtool check metrics failed on a scrape during the fuzz:\n${output}`);
+		}
+		assert.ok(midScrapes.some((body) => /^mediasoup_transport_received_bytes\{/m.test(body) && /^edumeet_peers\{/m.test(body)), 'a scrape saw peers and transports');
 
 		const sent = reports.reduce((n, r) => n + r.sent, 0);
 		const sockets = reports.reduce((n, r) => n + r.sockets, 0);
@@ -236,6 +240,8 @@ test(`signalling fuzz: ${MESSAGES} random messages from many sockets; the server
 		const oversized = [...results].filter(([k]) => k.startsWith('sent:oversize')).reduce((n, [, v]) => n + v, 0);
 		assert.equal(s.meetingServer.counters.snapshot().rejectedMessages.payload_too_large ?? 0, oversized, 'oversized messages counted');
 		assert.deepEqual(failures.slice(0, 20), [], `${failures.length} failures (seed ${random.seed})`);
+		// A ServerError means the server failed, or blamed itself for the client's mistake.
+		assert.deepEqual([...results.keys()].filter((k) => k.startsWith('ServerError:')), [], 'no ServerError');
 		assert.ok(sent >= MESSAGES);
 		assert.ok(sockets >= LANES);
 		// The fuzz got somewhere: real objects were made, not only errors.
@@ -258,8 +264,8 @@ test(`signalling fuzz: ${MESSAGES} random messages from many sockets; the server
 
 		// The exposition after the fuzz: valid, no object series left, the rejections counted.
 		const body = await scrape(metricsUrl);
-		const check = await promtoolCheckMetrics(body);
-		assert.equal(check.code, 0, check.output);
+		const check = promtoolCheckMetrics(body);
+		assert.equal(check.status, 0, check.output);
 		const exposition = parseExposition(body);
 		assert.equal(exposition.value('edumeet_rooms'), 0);
 		for (const name of exposition.names()) assert.ok(!/^mediasoup_(producer|consumer|transport)_/.test(name), `${name} still has series`);
@@ -325,8 +331,8 @@ test('per-socket rate limit and message size limit: answered or cut, counted, in
 		assert.equal(counters.rejectedMessages.rate_limit, 18);
 		assert.equal(counters.rejectedMessages.payload_too_large, 1);
 		const body = await scrape(server.server.metricsUrl!);
-		const check = await promtoolCheckMetrics(body);
-		assert.equal(check.code, 0, check.output);
+		const check = promtoolCheckMetrics(body);
+		assert.equal(check.status, 0, check.output);
 		const exposition = parseExposition(body);
 		assert.equal(exposition.value('edumeet_rejected_messages_total', { reason: 'rate_limit' }), 18);
 		assert.equal(exposition.value('edumeet_rejected_messages_total', { reason: 'payload_too_large' }), 1);
@@ -348,4 +354,39 @@ test('signalling.rateLimit is validated like every other key', async () => {
 		assert.match(error.message, /signalling\.rateLimit\.perMinute: unknown key/);
 		return true;
 	});
+});
+
+test('found by the fuzz: a second connect, a taken MID or SSRC are the client\'s BadRequestError, not a ServerError', async () => {
+	const server = await startTestServer({ syntheticPeers: { enabled: true } });
+	const client = await SignallingClient.connect(server.url);
+	try {
+		const { routerRtpCapabilities: caps } = await client.requestOk('getRouterRtpCapabilities', { roomId: 'twice' });
+		await client.requestOk('join', { roomId: 'twice', displayName: 'A', rtpCapabilities: caps });
+		const send = await client.requestOk('createWebRtcTransport', { direction: 'send' });
+		const dtlsParameters = { role: 'client' as const, fingerprints: [{ algorithm: 'sha-256' as const, value: `${'AB:'.repeat(31)}AB` }] };
+		await client.requestOk('connectWebRtcTransport', { transportId: send.id, dtlsParameters });
+		const again = await client.request('connectWebRtcTransport', { transportId: send.id, dtlsParameters });
+		assert.deepEqual(again, { ok: false, error: { name: 'BadRequestError', message: 'data.transportId: already connected' } });
+		const recv = await client.requestOk('createPlainTransport', { direction: 'recv' });
+		await client.requestOk('connectPlainTransport', { transportId: recv.id, ip: '127.0.0.1', port: 9 });
+		const plainAgain = await client.request('connectPlainTransport', { transportId: recv.id, ip: '127.0.0.1', port: 9 });
+		assert.ok(!plainAgain.ok && plainAgain.error.name === 'BadRequestError', JSON.stringify(plainAgain));
+
+		const { producerId } = await client.requestOk('produce', { transportId: send.id, kind: 'audio', rtpParameters: opusParameters(5) });
+		const sameSsrc = { ...opusParameters(5), mid: '9' };
+		const sameMid = opusParameters(6);
+		for (const rtpParameters of [sameSsrc, sameMid]) {
+			const refused = await client.request('produce', { transportId: send.id, kind: 'audio', rtpParameters });
+			assert.ok(!refused.ok && refused.error.name === 'BadRequestError', JSON.stringify(refused));
+		}
+		// Once the first producer is gone, its MID and SSRC are free again.
+		await client.requestOk('closeProducer', { producerId });
+		await client.requestOk('produce', { transportId: send.id, kind: 'audio', rtpParameters: opusParameters(5) });
+		const counters = server.server.meetingServer.counters.snapshot();
+		assert.equal(counters.requests.produce!.ServerError, undefined);
+		assert.equal(counters.requests.connectWebRtcTransport!.ServerError, undefined);
+	} finally {
+		client.close();
+		await server.close();
+	}
 });

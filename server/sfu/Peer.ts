@@ -35,9 +35,14 @@ export type PeerObserverEvents = {
 	clienttypechange: [ClientType];
 };
 
-type TransportEntry =
+/**
+ * `connected`, `mids` and `ssrcs` mirror what the worker would refuse (a second connect, a MID or
+ * SSRC taken on the transport), so those are the client's BadRequestError, not a ServerError.
+ */
+type TransportEntry = (
 	| { type: 'webrtc'; direction: Direction; transport: ms.WebRtcTransport }
-	| { type: 'plain'; direction: Direction; transport: ms.PlainTransport };
+	| { type: 'plain'; direction: Direction; transport: ms.PlainTransport }
+) & { connected: boolean; mids: Set<string>; ssrcs: Set<number> };
 
 export type PeerOptions = {
 	roomId: string;
@@ -125,7 +130,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
 			initialAvailableOutgoingBitrate: s.initialAvailableOutgoingBitrate,
 			appData: { peerId: this.id, roomId: this.roomId, direction }
 		});
-		this.#addTransport({ type: 'webrtc', direction, transport });
+		this.#addTransport({ type: 'webrtc', direction, transport, ...freshTransportState() });
 		this.#assertOpen();
 		// The cap limits what the client sends, so it only means something on send transports.
 		if (s.maxIncomingBitrate !== null && direction === 'send') {
@@ -145,8 +150,9 @@ export class Peer extends TypedEmitter<PeerEvents> {
 	}
 
 	async connectWebRtcTransport({ transportId, dtlsParameters }: { transportId: string; dtlsParameters: DtlsParameters }): Promise<void> {
-		const transport = this.#webRtcTransport(transportId);
-		await transport.connect({ dtlsParameters });
+		const entry = this.#transport(transportId);
+		if (entry.type !== 'webrtc') throw new BadRequestError('data.transportId: not a WebRTC transport');
+		await connectOnce(entry, () => entry.transport.connect({ dtlsParameters }));
 	}
 
 	async restartIce({ transportId }: { transportId: string }): Promise<IceParameters> {
@@ -162,7 +168,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
 			comedia: direction === 'send',
 			appData: { peerId: this.id, roomId: this.roomId, direction }
 		});
-		this.#addTransport({ type: 'plain', direction, transport });
+		this.#addTransport({ type: 'plain', direction, transport, ...freshTransportState() });
 		this.#assertOpen();
 		if (this.#clientType !== 'synthetic') {
 			this.#clientType = 'synthetic';
@@ -177,7 +183,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
 		if (entry.direction !== 'recv') throw new BadRequestError('data.transportId: a send plain transport learns its remote address itself (comedia)');
 		// All plain transports here multiplex RTCP with RTP; the worker would refuse a separate port.
 		if (rtcpPort !== undefined && rtcpPort !== port) throw new BadRequestError('data.rtcpPort: plain transports use rtcp-mux; leave rtcpPort out');
-		await entry.transport.connect({ ip, port });
+		const { transport } = entry;
+		await connectOnce(entry, () => transport.connect({ ip, port }));
 	}
 
 	/** Called once the client has the recv transport's parameters: now consumers may be announced. */
@@ -193,6 +200,9 @@ export class Peer extends TypedEmitter<PeerEvents> {
 		if (entry.direction !== 'send') throw new BadRequestError('data.transportId: not a send transport');
 		if (this.#producers.size >= MAX_PRODUCERS_PER_PEER) throw new NotAllowedError(`at most ${MAX_PRODUCERS_PER_PEER} producers per peer`);
 		assertCodecsOfKind(kind, rtpParameters);
+		const { mids, ssrcs } = streamIdsOf(rtpParameters);
+		if (mids.some((mid) => entry.mids.has(mid))) throw new BadRequestError('data.rtpParameters.mid: already used by another producer on this transport');
+		if (ssrcs.some((ssrc) => entry.ssrcs.has(ssrc))) throw new BadRequestError('data.rtpParameters.encodings: an SSRC already used by another producer on this transport');
 		this.#counters.produce(kind, 'attempt');
 		let producer: ms.Producer;
 		try {
@@ -202,6 +212,12 @@ export class Peer extends TypedEmitter<PeerEvents> {
 			throw error;
 		}
 		this.#counters.produce(kind, 'success');
+		for (const mid of mids) entry.mids.add(mid);
+		for (const ssrc of ssrcs) entry.ssrcs.add(ssrc);
+		producer.observer.once('close', () => {
+			for (const mid of mids) entry.mids.delete(mid);
+			for (const ssrc of ssrcs) entry.ssrcs.delete(ssrc);
+		});
 		if (this.#closed) {
 			// The transport closed under the request; the producer must not linger in mediasoup's maps.
 			producer.close();
@@ -217,11 +233,13 @@ export class Peer extends TypedEmitter<PeerEvents> {
 	}
 
 	async pauseProducer(producerId: string): Promise<void> {
-		await this.#producer(producerId).pause();
+		const producer = this.#producer(producerId);
+		await whileOpen(producer, 'data.producerId', () => producer.pause());
 	}
 
 	async resumeProducer(producerId: string): Promise<void> {
-		await this.#producer(producerId).resume();
+		const producer = this.#producer(producerId);
+		await whileOpen(producer, 'data.producerId', () => producer.resume());
 	}
 
 	closeProducer(producerId: string): void {
@@ -273,15 +291,18 @@ export class Peer extends TypedEmitter<PeerEvents> {
 	}
 
 	async resumeConsumer(consumerId: string): Promise<void> {
-		await this.#consumer(consumerId).resume();
+		const consumer = this.#consumer(consumerId);
+		await whileOpen(consumer, 'data.consumerId', () => consumer.resume());
 	}
 
 	async pauseConsumer(consumerId: string): Promise<void> {
-		await this.#consumer(consumerId).pause();
+		const consumer = this.#consumer(consumerId);
+		await whileOpen(consumer, 'data.consumerId', () => consumer.pause());
 	}
 
 	async setConsumerPreferredLayers(consumerId: string, layers: ConsumerLayers): Promise<void> {
-		await this.#consumer(consumerId).setPreferredLayers(layers);
+		const consumer = this.#consumer(consumerId);
+		await whileOpen(consumer, 'data.consumerId', () => consumer.setPreferredLayers(layers));
 	}
 
 	/** Leaves: closing the transports closes this peer's producers and consumers too. */
@@ -358,6 +379,47 @@ export class Peer extends TypedEmitter<PeerEvents> {
 		if (!consumer) throw new NotFoundError('data.consumerId: no such consumer of this peer');
 		return consumer;
 	}
+}
+
+function freshTransportState(): { connected: boolean; mids: Set<string>; ssrcs: Set<number> } {
+	return { connected: false, mids: new Set(), ssrcs: new Set() };
+}
+
+/** The worker refuses a second connect with an error that names no cause: say it here. */
+async function connectOnce(entry: TransportEntry, connect: () => Promise<void>): Promise<void> {
+	if (entry.connected) throw new BadRequestError('data.transportId: already connected');
+	entry.connected = true;
+	try {
+		await connect();
+	} catch (error) {
+		entry.connected = false;
+		throw error;
+	}
+}
+
+/**
+ * The object closed while the worker had the request (its producer left, its transport closed):
+ * the worker's refusal then means "no such object", the client's NotFoundError, not a server failure.
+ */
+async function whileOpen<T>(object: { closed: boolean }, field: string, run: () => Promise<T>): Promise<T> {
+	try {
+		return await run();
+	} catch (error) {
+		if (object.closed) throw new NotFoundError(`${field}: closed meanwhile`);
+		throw error;
+	}
+}
+
+/** MIDs and SSRCs (media and RTX) a producer would take on its transport; malformed values are mediasoup's to refuse. */
+function streamIdsOf(rtpParameters: RtpParameters): { mids: string[]; ssrcs: number[] } {
+	const mids = typeof rtpParameters.mid === 'string' && rtpParameters.mid !== '' ? [rtpParameters.mid] : [];
+	const ssrcs = new Set<number>();
+	for (const encoding of Array.isArray(rtpParameters.encodings) ? rtpParameters.encodings as unknown[] : []) {
+		const e = encoding as { ssrc?: unknown; rtx?: { ssrc?: unknown } } | null;
+		if (typeof e?.ssrc === 'number') ssrcs.add(e.ssrc);
+		if (typeof e?.rtx?.ssrc === 'number') ssrcs.add(e.rtx.ssrc);
+	}
+	return { mids, ssrcs: [...ssrcs] };
 }
 
 /** mediasoup 3.8.4 does not check that the codecs match `kind` (it would accept VP8 as audio). */
