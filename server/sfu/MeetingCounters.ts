@@ -26,10 +26,18 @@ export class MeetingCounters {
 	readonly #consume: Record<MediaKind, Outcomes> = { audio: outcomes(), video: outcomes() };
 	readonly #rejected = new Map<string, number>();
 
-	/** `workerDeaths` reads the worker pool's own count, so there is one source of truth. */
-	constructor({ workerDeaths, roomMaxPeers }: { workerDeaths: () => number; roomMaxPeers: number }) {
+	/**
+	 * `workerDeaths` reads the worker pool's own count, so there is one source of truth.
+	 * `methods` start at zero (result 'ok'), so their series exist before the first request and
+	 * Prometheus's rate() sees the first step instead of a series appearing at 1.
+	 */
+	constructor({ workerDeaths, roomMaxPeers, methods = [] }: { workerDeaths: () => number; roomMaxPeers: number; methods?: readonly string[] }) {
 		this.#workerDeaths = workerDeaths;
 		this.#roomMaxPeers = roomMaxPeers;
+		for (const method of methods) {
+			this.#requests.set(method, new Map([['ok', 0]]));
+			this.#latency.set(method, emptyLatency());
+		}
 	}
 
 	event(name: CountedEvent): void {
@@ -50,7 +58,7 @@ export class MeetingCounters {
 		if (!byResult) this.#requests.set(method, byResult = new Map());
 		byResult.set(result, (byResult.get(result) ?? 0) + 1);
 		let latency = this.#latency.get(method);
-		if (!latency) this.#latency.set(method, latency = { bucketCounts: REQUEST_LATENCY_BUCKETS.map(() => 0), sumSeconds: 0, count: 0 });
+		if (!latency) this.#latency.set(method, latency = emptyLatency());
 		REQUEST_LATENCY_BUCKETS.forEach((le, i) => {
 			if (seconds <= le) latency.bucketCounts[i]!++;
 		});
@@ -87,6 +95,10 @@ export class MeetingCounters {
 			rejectedMessages: Object.fromEntries(this.#rejected)
 		};
 	}
+}
+
+function emptyLatency(): Latency {
+	return { bucketCounts: REQUEST_LATENCY_BUCKETS.map(() => 0), sumSeconds: 0, count: 0 };
 }
 
 function outcomes(): Outcomes {

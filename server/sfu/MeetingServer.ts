@@ -9,6 +9,7 @@ import { ServerError } from '../signalling/RequestError.js';
 import type { RoomDirectory } from '../signalling/RequestHandler.js';
 import { RequestValidator } from '../signalling/RequestValidator.js';
 import { SignallingSession } from '../signalling/SignallingSession.js';
+import { requestHandlers } from '../signalling/requestHandlers.js';
 import { MeetingCounters } from './MeetingCounters.js';
 import { Room } from './Room.js';
 import { NoWorkerError, type WorkerPool } from './WorkerPool.js';
@@ -47,7 +48,9 @@ export class MeetingServer implements RoomDirectory {
 	private constructor({ config, workerPool, httpServer }: { config: Config; workerPool: WorkerPool; httpServer: http.Server }) {
 		this.#config = config;
 		this.#workerPool = workerPool;
-		this.counters = new MeetingCounters({ workerDeaths: () => workerPool.deaths, roomMaxPeers: config.room.maxPeers });
+		this.counters = new MeetingCounters({
+			workerDeaths: () => workerPool.deaths, roomMaxPeers: config.room.maxPeers, methods: Object.keys(requestHandlers)
+		});
 		const validator = new RequestValidator(config.room);
 		this.#io = new SocketIoServer<ClientToServerEvents, ServerToClientEvents>(httpServer, {
 			maxHttpBufferSize: config.signalling.maxMessageBytes,
