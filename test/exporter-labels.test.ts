@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Registry, type RegistryContentType } from 'prom-client';
+import { Gauge, Registry, type RegistryContentType } from 'prom-client';
 import { labelValue, MAX_LABEL_CHARS } from '../server/exporter/labelValue.js';
 import { AddressLabeler, maskIp } from '../server/exporter/AddressLabeler.js';
 import { ReverseDnsCache } from '../server/exporter/ReverseDnsCache.js';
-import { FoldingGauge } from '../server/exporter/FoldingGauge.js';
+import { ObjectFamily, formatLabelSet, extendLabelSet } from '../server/exporter/ObjectFamily.js';
 import { PrecomputedHistogram } from '../server/exporter/PrecomputedHistogram.js';
 import { startPtrServer, resolverFor } from './support/dnsPtrServer.js';
 
@@ -123,23 +123,44 @@ test('ReverseDnsCache: a DNS server that never answers costs the caller nothing;
 
 for (const openMetrics of [false, true]) {
 	const format = openMetrics ? 'OpenMetrics' : 'text';
-	test(`FoldingGauge folds series that share labels; PrecomputedHistogram exposes cumulative buckets (${format})`, async () => {
+	test(`ObjectFamily folds series that share labels and writes what prom-client writes; PrecomputedHistogram exposes cumulative buckets (${format})`, async () => {
 		const registry = new Registry() as Registry<RegistryContentType>;
 		registry.setContentType(openMetrics ? Registry.OPENMETRICS_CONTENT_TYPE : Registry.PROMETHEUS_CONTENT_TYPE);
-		const sum = new FoldingGauge({ registry, name: 'test_bytes', help: 'h', labelNames: ['room'] as const, fold: 'sum' });
-		const min = new FoldingGauge({ registry, name: 'test_score', help: 'h', labelNames: ['room'] as const, fold: 'min' });
-		const max = new FoldingGauge({ registry, name: 'test_jitter_seconds', help: 'h', labelNames: ['room'] as const, fold: 'max' });
+		const sum = new ObjectFamily({ name: 'test_bytes', help: 'h', fold: 'sum' });
+		const min = new ObjectFamily({ name: 'test_score', help: 'h', fold: 'min' });
+		const max = new ObjectFamily({ name: 'test_jitter_seconds', help: 'h', fold: 'max' });
 		for (const [room, value] of [['a', 3], ['a', 5], ['b', 7], ['a', Number.NaN], ['b', undefined]] as const) {
-			sum.add({ room }, value);
-			min.add({ room }, value);
-			max.add({ room }, value);
+			const labelSet = formatLabelSet(['room'], { room });
+			sum.add(labelSet, value);
+			min.add(labelSet, value);
+			max.add(labelSet, value);
 		}
+		const families = [sum, min, max].map((f) => f.render()).join(openMetrics ? '\n' : '\n\n');
+		for (const line of ['test_bytes{room="a"} 8', 'test_bytes{room="b"} 7', 'test_score{room="a"} 3', 'test_jitter_seconds{room="a"} 5']) {
+			assert.ok(families.split('\n').includes(line), `${line} in\n${families}`);
+		}
+		assert.ok(!/NaN|Nan/.test(families), 'non-finite values are left out');
+
+		// Byte for byte what prom-client's Gauge writes for the same series, awkward values included.
+		const awkward = { pid: '1', name: 'Zoë "the \\ quoter"\nline 2 😀', empty: '' };
+		const names = ['pid', 'name', 'empty'];
+		const reference = new Registry() as Registry<RegistryContentType>;
+		reference.setContentType(registry.contentType);
+		const gauge = new Gauge({ name: 'test_awkward', help: 'help with \\ and\nnewline', labelNames: [...names, 'state'], registers: [reference as Registry] });
+		const mine = new ObjectFamily({ name: 'test_awkward', help: 'help with \\ and\nnewline', fold: 'sum' });
+		for (const [state, value] of [['new', 0], ['connected', 1], ['closed', 1e21], ['x', -0.125]] as const) {
+			gauge.set({ ...awkward, state }, value);
+			mine.add(extendLabelSet(formatLabelSet(names, awkward), 'state', state), value);
+		}
+		const expected = await reference.metrics();
+		assert.equal(mine.render(), expected.slice(0, expected.length - (openMetrics ? '\n# EOF\n' : '\n').length));
+		assert.throws(() => new ObjectFamily({ name: 'bad name', help: 'h', fold: 'sum' }), TypeError);
+
 		const histogram = new PrecomputedHistogram({ registry, name: 'test_duration_seconds', help: 'h', buckets: [0.1, 1] });
 		histogram.set({ method: 'join' }, { cumulativeCounts: [2, 5], sum: 2.5, count: 6 });
 		assert.throws(() => histogram.set({ method: 'x' }, { cumulativeCounts: [1], sum: 0, count: 1 }), TypeError);
 		const body = await registry.metrics();
 		for (const line of [
-			'test_bytes{room="a"} 8', 'test_bytes{room="b"} 7', 'test_score{room="a"} 3', 'test_jitter_seconds{room="a"} 5',
 			'test_duration_seconds_bucket{method="join",le="0.1"} 2', 'test_duration_seconds_bucket{method="join",le="1"} 5',
 			'test_duration_seconds_bucket{method="join",le="+Inf"} 6', 'test_duration_seconds_sum{method="join"} 2.5',
 			'test_duration_seconds_count{method="join"} 6', '# TYPE test_duration_seconds histogram'

@@ -7,6 +7,8 @@ import { SnapshotCollector } from './SnapshotCollector.js';
 import { AddressLabeler } from './AddressLabeler.js';
 import { ReverseDnsCache } from './ReverseDnsCache.js';
 import { ObjectLabeler } from './ObjectLabeler.js';
+import { LabelSetCache } from './LabelSetCache.js';
+import type { ObjectFamily } from './ObjectFamily.js';
 import { ProcessMetrics } from './ProcessMetrics.js';
 import type { CollectorContext } from './collectors/CollectorContext.js';
 import { meetingCollector } from './collectors/meetingCollector.js';
@@ -24,8 +26,10 @@ export type ScrapeResult = { contentType: string; body: string };
 /**
  * The exporter: on every scrape, one snapshot through the observer stream (shared with concurrent
  * scrapes), then a fresh Registry of the requested content type filled by the collectors from that
- * snapshot alone. A fresh registry per scrape means stale label sets cannot survive and no scrape
- * can change another's content type.
+ * snapshot alone, plus the per-object families written by hand (tens of thousands of series, whose
+ * label sets are cached per object). A fresh registry per scrape means stale label sets cannot
+ * survive and no scrape can change another's content type. Scrapes that share a snapshot share its
+ * rendered body too (per format), so N concurrent scrapes cost one.
  */
 export class Exporter {
 	readonly #options: ExporterOptions;
@@ -33,6 +37,9 @@ export class Exporter {
 	readonly #addresses: AddressLabeler;
 	readonly #dns?: ReverseDnsCache;
 	readonly #processMetrics = ProcessMetrics.shared();
+	readonly #labelSets = new LabelSetCache();
+	/** Bodies rendered from a snapshot, by format; dropped with the snapshot. */
+	readonly #rendered = new WeakMap<MetricsSnapshot, Map<boolean, Promise<ScrapeResult>>>();
 	#closed = false;
 
 	/** `dns` replaces the default reverse-DNS cache (used only when neither numeric nor deidentify). */
@@ -48,15 +55,36 @@ export class Exporter {
 	async scrape({ openMetrics = false }: { openMetrics?: boolean } = {}): Promise<ScrapeResult> {
 		const t0 = performance.now();
 		const snapshot = await this.#collector.collect();
-		// This registry is this scrape's alone, so setting its content type races with nobody.
-		const registry = new Registry() as Registry<RegistryContentType>;
-		registry.setContentType(openMetrics ? Registry.OPENMETRICS_CONTENT_TYPE : Registry.PROMETHEUS_CONTENT_TYPE);
-		this.#processMetrics.register(registry);
-		const buildErrors = this.#build(registry, snapshot);
-		new Gauge({ name: 'meter_sfu_exporter_build_errors', help: 'Collectors that failed while building this scrape', registers: [registry as Registry] })
+		let bodies = this.#rendered.get(snapshot);
+		if (!bodies) {
+			bodies = new Map();
+			this.#rendered.set(snapshot, bodies);
+		}
+		let result = bodies.get(openMetrics);
+		if (!result) {
+			result = this.#render(snapshot, openMetrics, t0);
+			bodies.set(openMetrics, result);
+		}
+		return result;
+	}
+
+	/** One body from one snapshot; `t0` is when the first scrape of this snapshot began. */
+	async #render(snapshot: MetricsSnapshot, openMetrics: boolean, t0: number): Promise<ScrapeResult> {
+		// These registries are this body's alone, so setting their content type races with nobody.
+		const contentType = openMetrics ? Registry.OPENMETRICS_CONTENT_TYPE : Registry.PROMETHEUS_CONTENT_TYPE;
+		const head = new Registry() as Registry<RegistryContentType>;
+		const tail = new Registry() as Registry<RegistryContentType>;
+		head.setContentType(contentType);
+		tail.setContentType(contentType);
+		this.#processMetrics.register(head);
+		const families: ObjectFamily[] = [];
+		const buildErrors = this.#build(head, tail, families, snapshot);
+		new Gauge({ name: 'meter_sfu_exporter_build_errors', help: 'Collectors that failed while building this scrape', registers: [tail as Registry] })
 			.set(buildErrors);
-		exporterCollector({ registry, snapshot, scrapeDurationSeconds: (performance.now() - t0) / 1000 });
-		return { contentType: registry.contentType, body: await registry.metrics() };
+		exporterCollector({ registry: tail, snapshot, scrapeDurationSeconds: (performance.now() - t0) / 1000 });
+		const parts = [stripEnd(await head.metrics(), openMetrics), ...families.map((f) => f.render()), stripEnd(await tail.metrics(), openMetrics)];
+		const body = openMetrics ? `${parts.join('\n')}\n# EOF\n` : `${parts.join('\n\n')}\n`;
+		return { contentType, body };
 	}
 
 	/** The snapshot a scrape would use (shared with any in flight): the overview page reads this. */
@@ -70,14 +98,15 @@ export class Exporter {
 		this.#dns?.close();
 	}
 
-	/** Runs every collector that has its input; a collector that throws costs its own families only. */
-	#build(registry: Registry<RegistryContentType>, snapshot: MetricsSnapshot): number {
+	/**
+	 * Runs every collector that has its input; a collector that throws costs its own families only.
+	 * Families keep the order of the collectors: `head`'s, the per-object ones, then `tail`'s.
+	 */
+	#build(head: Registry<RegistryContentType>, tail: Registry<RegistryContentType>, families: ObjectFamily[], snapshot: MetricsSnapshot): number {
 		const { state } = snapshot;
 		if (!state) return 0;
-		const ctx: CollectorContext = {
-			registry, snapshot, state, options: this.#options,
-			labels: new ObjectLabeler({ state, options: this.#options, addresses: this.#addresses })
-		};
+		const labels = new ObjectLabeler({ state, options: this.#options, addresses: this.#addresses, cache: this.#labelSets });
+		const ctx: CollectorContext = { registry: head, snapshot, state, options: this.#options, labels, families };
 		const collectors: [string, (c: CollectorContext) => void][] = [
 			['meeting', meetingCollector],
 			['mediaTotals', mediaTotalsCollector],
@@ -85,16 +114,26 @@ export class Exporter {
 		];
 		if (this.#options.perObjectMetrics) collectors.push(['transport', transportCollector], ['stream', streamCollector]);
 		const { counters } = snapshot;
-		if (counters) collectors.push(['signalling', (c) => signallingCollector(c, counters)]);
+		if (counters) collectors.push(['signalling', (c) => signallingCollector({ ...c, registry: tail }, counters)]);
 		let errors = 0;
 		for (const [name, collect] of collectors) {
+			const familiesBefore = families.length;
 			try {
 				collect(ctx);
 			} catch (error) {
 				errors++;
+				// Like a registry collector's, a failed collector's families are missing, not half-filled.
+				families.length = familiesBefore;
 				logger.error('collector %s failed: %s', name, (error as Error).stack ?? error);
 			}
 		}
+		this.#labelSets.prune(state);
 		return errors;
 	}
+}
+
+/** A registry's exposition without its end (the final newline, and OpenMetrics' `# EOF`), for joining. */
+function stripEnd(exposition: string, openMetrics: boolean): string {
+	const end = openMetrics ? '\n# EOF\n' : '\n';
+	return exposition.endsWith(end) ? exposition.slice(0, -end.length) : exposition;
 }

@@ -1,4 +1,6 @@
 import type { ConsumerRecord, ObservedState, ProducerRecord, TransportRecord } from '../observer/ObservedState.js';
+import { LabelSetCache, type StreamLabelEntry, type TransportLabelEntry } from './LabelSetCache.js';
+import { formatLabelSet } from './ObjectFamily.js';
 import { labelValue } from './labelValue.js';
 import type { AddressLabeler } from './AddressLabeler.js';
 import type { ExporterOptions } from './ExporterOptions.js';
@@ -21,22 +23,28 @@ export type StreamLabels = Record<StreamLabelName, string>;
 type LabelOptions = Pick<ExporterOptions, 'quiet' | 'personalLabels'>;
 
 /**
- * Label values of one snapshot's objects, worked out from the state model: the room, peer and
+ * Label sets of one snapshot's objects, worked out from the state model: the room, peer and
  * worker of every object come from its own record (edumeet took room_id from whatever room its loop
- * had last seen, wrong with several rooms). Applies `quiet` and `personalLabels`.
+ * had last seen, wrong with several rooms). Applies `quiet` and `personalLabels`. The escaped label
+ * text is kept in a LabelSetCache across scrapes and rebuilt only when what it depends on changed.
  */
 export class ObjectLabeler {
 	readonly #state: ObservedState;
 	readonly #options: LabelOptions;
 	readonly #addresses: AddressLabeler;
+	readonly #cache: LabelSetCache;
 	readonly #pidByRouter = new Map<string, string>();
 	readonly #roomByRouter = new Map<string, string>();
-	readonly #transportLabels = new Map<string, TransportLabels>();
+	/** This snapshot's transport entries (addresses are formatted once per scrape). */
+	readonly #transports = new Map<string, TransportLabelEntry>();
 
-	constructor({ state, options, addresses }: { state: ObservedState; options: LabelOptions; addresses: AddressLabeler }) {
+	constructor({ state, options, addresses, cache = new LabelSetCache() }: {
+		state: ObservedState; options: LabelOptions; addresses: AddressLabeler; cache?: LabelSetCache;
+	}) {
 		this.#state = state;
 		this.#options = options;
 		this.#addresses = addresses;
+		this.#cache = cache;
 		for (const room of Object.values(state.rooms)) {
 			this.#pidByRouter.set(room.routerId, String(room.workerPid));
 			this.#roomByRouter.set(room.routerId, room.id);
@@ -54,42 +62,70 @@ export class ObjectLabeler {
 		return this.#pidByRouter.get(routerId) ?? '';
 	}
 
-	transport(transport: TransportRecord): TransportLabels {
-		let labels = this.#transportLabels.get(transport.id);
-		if (labels) return labels;
+	/** The transport's label set (TRANSPORT_LABELS). */
+	transport(transport: TransportRecord): TransportLabelEntry {
+		const known = this.#transports.get(transport.id);
+		if (known && known.record === transport) return known;
 		const { tuple } = transport;
-		labels = {
-			pid: this.pidOfRouter(transport.routerId),
-			room_id: labelValue(transport.roomId ?? this.#roomByRouter.get(transport.routerId) ?? ''),
-			peer_id: this.#id(transport.peerId ?? ''),
-			transport_id: this.#id(transport.id),
-			transport_type: transport.type,
-			direction: transport.direction ?? '',
-			// A transport without a selected tuple yet has empty address labels (edumeet crashed).
-			proto: tuple?.protocol ?? '',
-			local_addr: tuple ? this.#addresses.format(tuple.localIp, this.#port(tuple.localPort)) : '',
-			remote_addr: tuple && this.#options.personalLabels ? this.#addresses.format(tuple.remoteIp, this.#port(tuple.remotePort)) : ''
-		};
-		this.#transportLabels.set(transport.id, labels);
-		return labels;
+		const pid = this.pidOfRouter(transport.routerId);
+		const room = transport.roomId ?? this.#roomByRouter.get(transport.routerId) ?? '';
+		// A transport without a selected tuple yet has empty address labels (edumeet crashed).
+		const localAddr = tuple ? this.#addresses.format(tuple.localIp, this.#port(tuple.localPort)) : '';
+		const remoteAddr = tuple && this.#options.personalLabels ? this.#addresses.format(tuple.remoteIp, this.#port(tuple.remotePort)) : '';
+		let entry = this.#cache.transports.get(transport.id);
+		if (!entry || entry.record !== transport || entry.pid !== pid || entry.room !== room || entry.localAddr !== localAddr || entry.remoteAddr !== remoteAddr) {
+			const proto = tuple?.protocol ?? '';
+			const labels: TransportLabels = {
+				pid,
+				room_id: labelValue(room),
+				peer_id: this.#id(transport.peerId ?? ''),
+				transport_id: this.#id(transport.id),
+				transport_type: transport.type,
+				direction: transport.direction ?? '',
+				proto,
+				local_addr: localAddr,
+				remote_addr: remoteAddr
+			};
+			entry = { record: transport, pid, room, localAddr, remoteAddr, proto, labelSet: formatLabelSet(TRANSPORT_LABELS, labels) };
+			this.#cache.transports.set(transport.id, entry);
+		}
+		this.#transports.set(transport.id, entry);
+		return entry;
 	}
 
-	stream(record: ProducerRecord | ConsumerRecord, stat: RtpStreamStat): StreamLabels {
-		const transport = this.#state.transports[record.transportId];
-		const t = transport ? this.transport(transport) : undefined;
-		const peerId = record.peerId ?? transport?.peerId ?? null;
-		const peer = peerId !== null ? this.#state.peers[peerId] : undefined;
-		const personal = this.#options.personalLabels;
+	/** The label set (STREAM_LABELS) of one RTP stream of a producer or consumer. */
+	stream(record: ProducerRecord | ConsumerRecord, stat: RtpStreamStat): string {
+		const transportRecord = this.#state.transports[record.transportId];
+		const transport = transportRecord ? this.transport(transportRecord) : undefined;
+		const peerId = record.peerId ?? transportRecord?.peerId ?? null;
+		const peer = this.#options.personalLabels && peerId !== null ? this.#state.peers[peerId] : undefined;
+		const pid = this.pidOfRouter(record.routerId);
+		const room = record.roomId ?? transportRecord?.roomId ?? this.#roomByRouter.get(record.routerId) ?? '';
+		let entry = this.#cache.streams.get(record.id);
+		if (!entry || entry.record !== record || entry.transport !== transport || entry.peer !== peer || entry.pid !== pid || entry.room !== room) {
+			entry = { record, transport, peer, pid, room, byStream: new Map() };
+			this.#cache.streams.set(record.id, entry);
+		}
+		const key = `${stat.type}\u0000${stat.ssrc}\u0000${stat.rid ?? '\u0001'}\u0000${stat.mimeType ?? ''}`;
+		let labelSet = entry.byStream.get(key);
+		if (labelSet === undefined) {
+			labelSet = formatLabelSet(STREAM_LABELS, this.#streamLabels(entry, peerId, stat));
+			entry.byStream.set(key, labelSet);
+		}
+		return labelSet;
+	}
+
+	#streamLabels({ record, transport, peer, pid, room }: StreamLabelEntry, peerId: string | null, stat: RtpStreamStat): StreamLabels {
 		return {
-			pid: this.pidOfRouter(record.routerId),
-			room_id: labelValue(record.roomId ?? transport?.roomId ?? this.#roomByRouter.get(record.routerId) ?? ''),
+			pid,
+			room_id: labelValue(room),
 			peer_id: this.#id(peerId ?? ''),
-			display_name: personal && peer ? labelValue(peer.displayName) : '',
-			user_agent: personal && peer ? labelValue(peer.userAgent) : '',
+			display_name: peer ? labelValue(peer.displayName) : '',
+			user_agent: peer ? labelValue(peer.userAgent) : '',
 			transport_id: this.#id(record.transportId),
-			proto: t?.proto ?? '',
-			local_addr: t?.local_addr ?? '',
-			remote_addr: t?.remote_addr ?? '',
+			proto: transport?.proto ?? '',
+			local_addr: transport?.localAddr ?? '',
+			remote_addr: transport?.remoteAddr ?? '',
 			id: this.#id(record.id),
 			kind: record.kind,
 			codec: codecOf(stat.mimeType ?? record.mimeType),

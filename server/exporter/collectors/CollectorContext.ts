@@ -3,6 +3,7 @@ import type { ObservedState } from '../../observer/ObservedState.js';
 import type { MetricsSnapshot } from '../MetricsSnapshot.js';
 import type { ExporterOptions } from '../ExporterOptions.js';
 import type { ObjectLabeler } from '../ObjectLabeler.js';
+import type { ObjectFamily } from '../ObjectFamily.js';
 
 /** What a collector builds its families from: one scrape's fresh registry and one snapshot. */
 export type CollectorContext = {
@@ -12,6 +13,8 @@ export type CollectorContext = {
 	state: ObservedState;
 	options: ExporterOptions;
 	labels: ObjectLabeler;
+	/** Per-object families, written by hand (after the registry's families of the collectors before them). */
+	families: ObjectFamily[];
 };
 
 /** prom-client's constructors want the default-typed Registry; the content type does not matter to them. */

@@ -1,5 +1,4 @@
-import { FoldingGauge, type Fold } from '../FoldingGauge.js';
-import { STREAM_LABELS, type StreamLabelName } from '../ObjectLabeler.js';
+import { ObjectFamily, type Fold } from '../ObjectFamily.js';
 import { readRtpStreamStats, type RtpStreamStat } from '../mediasoupStats.js';
 import type { CollectorContext } from './CollectorContext.js';
 
@@ -56,22 +55,21 @@ const FAMILIES: readonly Family[] = [
 ];
 
 /** Per-RTP-stream series of every producer (one per encoding) and consumer (per object). */
-export function streamCollector({ registry, state, snapshot, labels }: CollectorContext): void {
+export function streamCollector({ families, state, snapshot, labels }: CollectorContext): void {
 	for (const role of ['producer', 'consumer'] as const) {
-		const families = FAMILIES.filter((f) => !f.roles || f.roles.includes(role)).map((f) => ({
+		const roleFamilies = FAMILIES.filter((f) => !f.roles || f.roles.includes(role)).map((f) => ({
 			read: f.read,
-			gauge: new FoldingGauge<StreamLabelName>({
-				registry, name: `mediasoup_${role}_${f.suffix}`, help: f.help[role], labelNames: STREAM_LABELS, fold: f.fold
-			})
+			family: new ObjectFamily({ name: `mediasoup_${role}_${f.suffix}`, help: f.help[role], fold: f.fold })
 		}));
+		for (const { family } of roleFamilies) families.push(family);
 		const records = role === 'producer' ? state.producers : state.consumers;
 		const type = role === 'producer' ? 'inbound-rtp' : 'outbound-rtp';
 		for (const record of Object.values(records)) {
 			const entries = snapshot.sweep.stats.get(record.id);
 			if (!entries) continue;
 			for (const stat of readRtpStreamStats(entries, type)) {
-				const streamLabels = labels.stream(record, stat);
-				for (const { read, gauge } of families) gauge.add(streamLabels, read(stat));
+				const labelSet = labels.stream(record, stat);
+				for (const { read, family } of roleFamilies) family.add(labelSet, read(stat));
 			}
 		}
 	}

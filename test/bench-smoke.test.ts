@@ -1,0 +1,46 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+
+/**
+ * CI smoke test of scripts/bench-scrape: a tiny size with real media, a few scrapes. It checks that
+ * the bench finishes and reports every figure as a number, not what the figures are (they depend
+ * on the machine; prom.md reports measured ones).
+ */
+
+const FIELDS = [
+	'producers', 'consumers', 'exporterP50Ms', 'exporterP95Ms', 'sequentialP50Ms', 'floorP50Ms', 'concurrentScrapesRatio',
+	'nodeCpuMsPerScrape', 'workerCpuMsPerScrape', 'forwardLossWithScrapes', 'forwardLossWithout'
+] as const;
+
+function run(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+	return new Promise((resolve, reject) => {
+		const child = spawn('scripts/bench-scrape', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+		let stdout = '';
+		let stderr = '';
+		child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
+		child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+		const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+		child.on('error', reject);
+		child.on('close', (code) => {
+			clearTimeout(timer);
+			resolve({ code, stdout, stderr });
+		});
+	});
+}
+
+test('scripts/bench-scrape --json at 4/12 reports every figure as a number', { timeout: 180_000 }, async () => {
+	const { code, stdout, stderr } = await run(['--sizes', '4/12', '--scrapes', '3', '--window-seconds', '2', '--json'], 170_000);
+	assert.equal(code, 0, `bench-scrape exited ${code}:\n${stderr}`);
+	const report = JSON.parse(stdout) as { sizes: Record<string, unknown>[] };
+	assert.equal(report.sizes.length, 1);
+	const [size] = report.sizes as [Record<string, unknown>];
+	for (const field of FIELDS) {
+		assert.equal(typeof size[field], 'number', `${field} is ${JSON.stringify(size[field])}`);
+		assert.ok(Number.isFinite(size[field]), `${field} is finite`);
+	}
+	assert.equal(size.producers, 4);
+	assert.equal(size.consumers, 12);
+	// Progress went to stderr, so stdout was the JSON document alone.
+	assert.match(stderr, /\[bench-scrape\] 4\/12:/);
+});
