@@ -390,3 +390,32 @@ test('found by the fuzz: a second connect, a taken MID or SSRC are the client\'s
 		await server.close();
 	}
 });
+
+test('found by the fuzz: a request on a consumer whose producer the worker just closed is NotFoundError, though mediasoup reports the close late', async () => {
+	const server = await startTestServer();
+	const alice = await SignallingClient.connect(server.url);
+	const bob = await SignallingClient.connect(server.url);
+	try {
+		const { routerRtpCapabilities: caps } = await alice.requestOk('getRouterRtpCapabilities', { roomId: 'race' });
+		const { peerId: aliceId } = await alice.requestOk('join', { roomId: 'race', displayName: 'A', rtpCapabilities: caps });
+		const { peerId: bobId } = await bob.requestOk('join', { roomId: 'race', displayName: 'B', rtpCapabilities: caps });
+		const send = await alice.requestOk('createWebRtcTransport', { direction: 'send' });
+		await bob.requestOk('createWebRtcTransport', { direction: 'recv' });
+		const room = server.server.meetingServer.rooms.get('race')!;
+		for (const method of ['pauseConsumer', 'resumeConsumer', 'setConsumerPreferredLayers'] as const) {
+			const { producerId } = await alice.requestOk('produce', { transportId: send.id, kind: 'audio', rtpParameters: opusParameters(1000 + method.length) });
+			const { consumerId } = await bob.waitForNotification('newConsumer', (n) => n.producerId === producerId);
+			// The producer closes in the worker first; the worker's `producerclose` for the consumer
+			// reaches mediasoup's Node side after its refusal of the request that follows.
+			room.peers.get(aliceId)!.producers.get(producerId)!.close();
+			const bobPeer = room.peers.get(bobId)!;
+			const request = method === 'pauseConsumer' ? bobPeer.pauseConsumer(consumerId)
+				: method === 'resumeConsumer' ? bobPeer.resumeConsumer(consumerId) : bobPeer.setConsumerPreferredLayers(consumerId, { spatialLayer: 0 });
+			await assert.rejects(request, (error: Error) => error.name === 'NotFoundError' && /closed meanwhile/.test(error.message), method);
+		}
+	} finally {
+		alice.close();
+		bob.close();
+		await server.close();
+	}
+});

@@ -405,6 +405,9 @@ async function whileOpen<T>(object: { closed: boolean }, field: string, run: () 
 	try {
 		return await run();
 	} catch (error) {
+		// mediasoup 3.8.4 emits the worker's notifications (e.g. `producerclose`) on setImmediate but
+		// settles responses at once: let a close the worker announced before its refusal land first.
+		if (!object.closed) await new Promise((resolve) => setImmediate(resolve));
 		if (object.closed) throw new NotFoundError(`${field}: closed meanwhile`);
 		throw error;
 	}
