@@ -1,6 +1,7 @@
 import '../server/workerBinary.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -10,7 +11,7 @@ import { ObserverStreamClient } from '../server/stream/ObserverStreamClient.js';
 import { MAX_CLIENT_LINE_BYTES, PROTOCOL_VERSION, type ServerMessage } from '../server/stream/protocol.js';
 import { MAX_INFLIGHT_REQUESTS } from '../server/stream/ObserverStreamConnection.js';
 import { emptyState } from '../server/observer/ObservedState.js';
-import { startObserverStack, mediaCodecs, produce, consume, webRtcTransport, waitFor, tempDir } from './support/observerFixtures.js';
+import { startObserverStack, mediaCodecs, produce, consume, webRtcTransport, plainTransport, waitFor, tempDir } from './support/observerFixtures.js';
 
 /** A raw NDJSON connection, to send what the typed client never would. */
 class RawClient {
@@ -204,6 +205,63 @@ test('requests: getStats, dump, usage, counters, setLogLevel, snapshot', async (
 		assert.deepEqual(snapshot.state, stack.sfuObserver.state);
 	} finally {
 		debug.enable(namespacesBefore);
+		client.close();
+		await stack.close();
+	}
+});
+
+test('getStats: fields keep only those keys (and type), ownEntriesOnly drops a consumer\'s copy of its producer\'s entry, concurrency is checked', async () => {
+	const stack = await startObserverStack();
+	const client = new ObserverStreamClient({ socketPath: stack.socketPath });
+	try {
+		await client.connect();
+		const router = await stack.pool.workers[0]!.createRouter({ mediaCodecs, appData: { roomId: 'r' } });
+		const send = await plainTransport(router, { roomId: 'r', peerId: 'a', direction: 'send' });
+		const recv = await webRtcTransport(router, { roomId: 'r', peerId: 'b', direction: 'recv' });
+		const producer = await produce(send, 'audio', { roomId: 'r', peerId: 'a' });
+		const consumer = await consume(recv, router, producer, { roomId: 'r', peerId: 'b' });
+		const ids = [send.id, producer.id, consumer.id];
+		// A few RTP packets, so the producer has a stream (and the consumer a copy of its entry).
+		const { ssrc } = producer.rtpParameters.encodings![0]!;
+		const udp = dgram.createSocket('udp4');
+		try {
+			for (let seq = 0; seq < 5; seq++) {
+				const packet = Buffer.alloc(12 + 20);
+				packet[0] = 0x80;
+				packet[1] = 100;
+				packet.writeUInt16BE(seq, 2);
+				packet.writeUInt32BE(seq * 960, 4);
+				packet.writeUInt32BE(ssrc!, 8);
+				udp.send(packet, send.tuple.localPort, '127.0.0.1');
+			}
+			const deadline = Date.now() + 10_000;
+			while ((await producer.getStats()).length === 0) {
+				if (Date.now() > deadline) assert.fail('the producer got no RTP');
+				await new Promise((resolve) => setTimeout(resolve, 20));
+			}
+		} finally {
+			udp.close();
+		}
+
+		const full = await client.request('getStats', { ids });
+		const types = (id: string, stats: Record<string, unknown[]>): string[] => stats[id]!.map((e) => (e as { type: string }).type);
+		assert.deepEqual(types(consumer.id, full.stats), ['outbound-rtp', 'inbound-rtp'], 'a consumer\'s stats carry its producer\'s entry');
+
+		const lean = await client.request('getStats', { ids, fields: ['byteCount', 'bytesReceived', 'score'], ownEntriesOnly: true, concurrency: 1 });
+		assert.deepEqual(types(consumer.id, lean.stats), ['outbound-rtp']);
+		for (const id of ids) {
+			for (const entry of lean.stats[id]!) {
+				const keys = Object.keys(entry as object);
+				assert.ok(keys.includes('type') && keys.every((k) => ['type', 'byteCount', 'bytesReceived', 'score'].includes(k)), `${keys.join(',')}`);
+			}
+		}
+		assert.ok((lean.stats[send.id]![0] as { bytesReceived: number }).bytesReceived > 0);
+		assert.equal(typeof (lean.stats[consumer.id]![0] as { score: number }).score, 'number');
+
+		for (const bad of [{ fields: ['a b'] }, { fields: 'byteCount' }, { concurrency: 0 }, { concurrency: 1.5 }, { ownEntriesOnly: 'yes' }]) {
+			await assert.rejects(client.request('getStats', { ids, ...(bad as object) }), { name: 'BadRequestError' }, JSON.stringify(bad));
+		}
+	} finally {
 		client.close();
 		await stack.close();
 	}

@@ -70,6 +70,7 @@ export class Exporter {
 
 	/** One body from one snapshot; `t0` is when the first scrape of this snapshot began. */
 	async #render(snapshot: MetricsSnapshot, openMetrics: boolean, t0: number): Promise<ScrapeResult> {
+		const renderStart = performance.now();
 		// These registries are this body's alone, so setting their content type races with nobody.
 		const contentType = openMetrics ? Registry.OPENMETRICS_CONTENT_TYPE : Registry.PROMETHEUS_CONTENT_TYPE;
 		const head = new Registry() as Registry<RegistryContentType>;
@@ -82,8 +83,18 @@ export class Exporter {
 		new Gauge({ name: 'meter_sfu_exporter_build_errors', help: 'Collectors that failed while building this scrape', registers: [tail as Registry] })
 			.set(buildErrors);
 		exporterCollector({ registry: tail, snapshot, scrapeDurationSeconds: (performance.now() - t0) / 1000 });
-		const parts = [stripEnd(await head.metrics(), openMetrics), ...families.map((f) => f.render()), stripEnd(await tail.metrics(), openMetrics)];
+		const built = performance.now();
+		const headText = stripEnd(await head.metrics(), openMetrics);
+		const headDone = performance.now();
+		const parts = [headText, ...families.map((f) => f.render())];
+		const familiesDone = performance.now();
+		parts.push(stripEnd(await tail.metrics(), openMetrics));
 		const body = openMetrics ? `${parts.join('\n')}\n# EOF\n` : `${parts.join('\n\n')}\n`;
+		const end = performance.now();
+		logger.debug('rendered %s in %d ms (build %d, registry %d, per-object %d, rest %d): %d per-object series, %d bytes (snapshot %d ms)',
+			openMetrics ? 'OpenMetrics' : 'text', Math.round(end - renderStart), Math.round(built - renderStart), Math.round(headDone - built),
+			Math.round(familiesDone - headDone), Math.round(end - familiesDone), families.reduce((n, f) => n + f.size, 0), body.length,
+			Math.round(snapshot.durationSeconds * 1000));
 		return { contentType, body };
 	}
 

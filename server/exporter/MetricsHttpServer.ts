@@ -69,6 +69,9 @@ export class MetricsHttpServer {
 	private constructor({ exporter, access, tls, overview }: MetricsHttpServerOptions) {
 		const app = express();
 		app.disable('x-powered-by');
+		// No ETags: express would hash every /metrics body (megabytes per scrape) for a header no
+		// scraper uses; the pages here are live and no-store anyway.
+		app.set('etag', false);
 		// First, for every path: nothing on this port is public unless the config says so.
 		if (access) app.use(access.handle);
 		if (overview) app.use(new OverviewPage(overview).routes());

@@ -111,6 +111,8 @@ export class SnapshotCollector {
 		}
 		// Also "timed out" when the server cut the sweep short at the deadline it was given.
 		const timedOut = !finished || judged.timedOut.size > 0;
+		logger.debug('snapshot: stats %d ms (%d ok), counters %d ms, usage %d ms, total %d ms', ...SNAPSHOT_PARTS.map((p) => Math.round(parts[p].durationSeconds * 1000))
+			.flatMap((ms, i) => (i === 0 ? [ms, judged.stats.size] : [ms])), Math.round(elapsed() * 1000));
 		return this.#snapshot({ state, sweep: judged, counters, usage, parts, timedOut, startedAt, t0 });
 	}
 

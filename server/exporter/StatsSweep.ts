@@ -1,10 +1,17 @@
 import { Logger } from '../Logger.js';
 import type { ObserverSource } from './ObserverSource.js';
+import { STATS_FIELDS } from './mediasoupStats.js';
 
 const logger = new Logger('StatsSweep');
 
-/** Batches in flight at once; a batch's ids are fetched concurrently by the server. */
-const MAX_BATCHES_IN_FLIGHT = 4;
+/**
+ * Requests in flight at once; each gets an equal share of the concurrency and the server keeps that
+ * many getStats() in flight for it, so the worker's channel stays full to the end of a request. A
+ * few requests rather than one: answers are serialised and parsed while the others still run.
+ */
+const REQUESTS_IN_FLIGHT = 4;
+/** Most ids in one request (its line must stay under the protocol's 64 KiB; an id is ~40 bytes). */
+const MAX_IDS_PER_REQUEST = 1000;
 /** The server's answer needs a moment to travel back before our own deadline. */
 const ANSWER_MARGIN_MS = 50;
 /** The observer protocol's bounds on getStats' timeoutMs. */
@@ -32,6 +39,7 @@ export class StatsSweep {
 	readonly #errors = new Map<string, string>();
 	readonly #serverTimedOut = new Set<string>();
 	readonly #ids: readonly string[];
+	readonly #perRequestConcurrency: number;
 	/** Resolves when every batch has answered (not at the deadline: race it with your own timer). */
 	readonly done: Promise<void>;
 
@@ -44,10 +52,11 @@ export class StatsSweep {
 		this.#source = source;
 		this.#deadline = deadline;
 		this.#ids = ids;
-		const batches = Math.min(MAX_BATCHES_IN_FLIGHT, concurrency);
-		const batchSize = Math.max(1, Math.floor(concurrency / batches));
+		const requests = Math.min(REQUESTS_IN_FLIGHT, concurrency, Math.max(1, ids.length));
+		this.#perRequestConcurrency = Math.max(1, Math.floor(concurrency / requests));
+		const batchSize = Math.min(MAX_IDS_PER_REQUEST, Math.max(1, Math.ceil(ids.length / requests)));
 		for (let i = 0; i < ids.length; i += batchSize) this.#queue.push(ids.slice(i, i + batchSize));
-		const runners = Array.from({ length: Math.min(batches, this.#queue.length) }, () => this.#run());
+		const runners = Array.from({ length: Math.min(requests, this.#queue.length) }, () => this.#run());
 		this.done = Promise.all(runners).then(() => undefined);
 	}
 
@@ -68,7 +77,9 @@ export class StatsSweep {
 			if (remaining < MIN_SERVER_TIMEOUT_MS) return;
 			const timeoutMs = Math.min(MAX_SERVER_TIMEOUT_MS, Math.floor(remaining));
 			try {
-				const answer = await this.#source.request('getStats', { ids: batch, timeoutMs }, { timeoutMs: timeoutMs + ANSWER_MARGIN_MS });
+				const answer = await this.#source.request('getStats', {
+					ids: batch, timeoutMs, concurrency: this.#perRequestConcurrency, fields: STATS_FIELDS, ownEntriesOnly: true
+				}, { timeoutMs: timeoutMs + ANSWER_MARGIN_MS });
 				for (const [id, entries] of Object.entries(answer.stats)) {
 					if (Array.isArray(entries)) this.#stats.set(id, entries);
 				}

@@ -37,6 +37,13 @@ export type TransportStat = {
 	sendBitrate?: number;
 };
 
+/** Every getStats() field the readers below use: the sweep asks the server for these alone. */
+export const STATS_FIELDS = [
+	'ssrc', 'rid', 'kind', 'mimeType', 'byteCount', 'packetCount', 'packetsLost', 'fractionLost', 'packetsRetransmitted',
+	'nackCount', 'pliCount', 'firCount', 'bitrate', 'roundTripTime', 'jitter', 'score',
+	'bytesReceived', 'bytesSent', 'recvBitrate', 'sendBitrate'
+];
+
 function record(value: unknown): Record<string, unknown> | undefined {
 	return typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : undefined;
 }

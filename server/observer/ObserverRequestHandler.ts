@@ -12,6 +12,9 @@ export const MAX_STATS_TIMEOUT_MS = 60_000;
 /** getStats() calls in flight at once per request (one Promise.all over thousands stalls a busy worker). */
 export const DEFAULT_STATS_CONCURRENCY = 64;
 const MAX_ID_LENGTH = 128;
+/** getStats' `fields`: how many, and what a field name looks like. */
+const MAX_STATS_FIELDS = 64;
+const FIELD_NAME = /^[A-Za-z][A-Za-z0-9]{0,63}$/;
 const MAX_NAMESPACES_LENGTH = 1_000;
 const DUMP_ENTITIES = ['worker', 'router', 'transport', 'producer', 'consumer'] as const;
 const STATS_ENTITIES = ['transport', 'producer', 'consumer'] as const;
@@ -87,13 +90,22 @@ export class ObserverRequestHandler {
 	}
 
 	async #getStats(params: Record<string, unknown>): Promise<Requests['getStats']['result']> {
-		const { ids, timeoutMs = DEFAULT_STATS_TIMEOUT_MS } = params;
+		const { ids, timeoutMs = DEFAULT_STATS_TIMEOUT_MS, concurrency = this.#statsConcurrency, fields, ownEntriesOnly = false } = params;
 		if (!Array.isArray(ids) || ids.length > MAX_STATS_IDS || !ids.every(isId)) {
 			throw new BadRequestError(`ids: expected an array of at most ${MAX_STATS_IDS} id strings`);
 		}
 		if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_STATS_TIMEOUT_MS) {
 			throw new BadRequestError(`timeoutMs: expected an integer from 1 to ${MAX_STATS_TIMEOUT_MS}`);
 		}
+		// A client may ask for less than the server's bound (to split it over requests), never more.
+		if (typeof concurrency !== 'number' || !Number.isInteger(concurrency) || concurrency < 1) {
+			throw new BadRequestError('concurrency: expected a positive integer');
+		}
+		if (fields !== undefined && (!Array.isArray(fields) || fields.length > MAX_STATS_FIELDS || !fields.every(isFieldName))) {
+			throw new BadRequestError(`fields: expected an array of at most ${MAX_STATS_FIELDS} field names`);
+		}
+		if (typeof ownEntriesOnly !== 'boolean') throw new BadRequestError('ownEntriesOnly: expected a boolean');
+		const project = fields ? projection(fields as string[]) : undefined;
 		const queue = [...new Set(ids as string[])];
 		const pending = new Set(queue);
 		const stats: Record<string, unknown[]> = {};
@@ -101,11 +113,13 @@ export class ObserverRequestHandler {
 		let expired = false;
 		const runner = async (): Promise<void> => {
 			for (let id = queue.shift(); id !== undefined && !expired; id = queue.shift()) {
-				const target = this.#statsTarget(id);
+				const found = this.#statsTarget(id);
 				try {
-					if (!target) throw new NotFoundError('not found');
-					const result = (await target.getStats()) as unknown[];
-					if (!expired) stats[id] = result;
+					if (!found) throw new NotFoundError('not found');
+					let result = (await found.target.getStats()) as unknown[];
+					// A consumer's stats end with a copy of its producer's inbound-rtp entry.
+					if (ownEntriesOnly && found.entity === 'consumer') result = result.filter((e) => (e as { type?: unknown }).type !== 'inbound-rtp');
+					if (!expired) stats[id] = project ? result.map(project) : result;
 				} catch (error) {
 					if (!expired) errors[id] = (error as Error).message;
 				}
@@ -114,17 +128,17 @@ export class ObserverRequestHandler {
 		};
 		let timer: NodeJS.Timeout | undefined;
 		const deadline = new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); });
-		const runners = Array.from({ length: Math.min(this.#statsConcurrency, queue.length) }, runner);
+		const runners = Array.from({ length: Math.min(this.#statsConcurrency, concurrency, queue.length) }, runner);
 		await Promise.race([Promise.all(runners), deadline]);
 		clearTimeout(timer);
 		expired = true;
 		return { stats, errors, timedOut: [...pending] };
 	}
 
-	#statsTarget(id: string): MediasoupObjects['transport' | 'producer' | 'consumer'] | undefined {
+	#statsTarget(id: string): { entity: (typeof STATS_ENTITIES)[number]; target: MediasoupObjects['transport' | 'producer' | 'consumer'] } | undefined {
 		for (const entity of STATS_ENTITIES) {
 			const target = this.#sfuObserver.lookup(entity, id);
-			if (target && !target.closed) return target;
+			if (target && !target.closed) return { entity, target };
 		}
 		return undefined;
 	}
@@ -188,6 +202,22 @@ function currentNamespaces(): string {
 	const namespaces = debug.disable();
 	debug.enable(namespaces);
 	return namespaces;
+}
+
+function isFieldName(value: unknown): value is string {
+	return typeof value === 'string' && FIELD_NAME.test(value);
+}
+
+/** Keeps only `fields` (and `type`) of a stats entry: smaller answers for clients that read a few. */
+function projection(fields: readonly string[]): (entry: unknown) => unknown {
+	const keep = [...new Set(['type', ...fields])];
+	return (entry) => {
+		if (typeof entry !== 'object' || entry === null) return entry;
+		const source = entry as Record<string, unknown>;
+		const out: Record<string, unknown> = {};
+		for (const key of keep) if (source[key] !== undefined) out[key] = source[key];
+		return out;
+	};
 }
 
 function isId(value: unknown): value is string {

@@ -135,13 +135,18 @@ export class ObserverStreamClient extends TypedEmitter<ObserverStreamClientEvent
 		const decoder = new StringDecoder('utf8');
 		let buffered = '';
 		socket.on('data', (chunk: Buffer) => {
-			buffered += decoder.write(chunk);
+			// Only the new text is searched for newlines: a multi-megabyte answer arrives in many
+			// chunks, and searching the whole buffer each time would be quadratic.
+			const text = decoder.write(chunk);
+			let start = 0;
 			let newline: number;
-			while ((newline = buffered.indexOf('\n')) !== -1 && this.#socket === socket) {
-				const line = buffered.slice(0, newline);
-				buffered = buffered.slice(newline + 1);
+			while ((newline = text.indexOf('\n', start)) !== -1 && this.#socket === socket) {
+				const line = buffered + text.slice(start, newline);
+				buffered = '';
+				start = newline + 1;
 				this.#onLine(line);
 			}
+			buffered += text.slice(start);
 		});
 		await new Promise<void>((resolve, reject) => {
 			const timer = setTimeout(() => fail(new ObserverTimeoutError(`no snapshot from ${this.socketPath} within ${this.#connectTimeoutMs} ms`)), this.#connectTimeoutMs);

@@ -66,9 +66,15 @@ export type ServerCounters = {
 };
 
 export type Requests = {
-	/** getStats() of the given transports, producers and consumers, concurrently, with a deadline. */
+	/**
+	 * getStats() of the given transports, producers and consumers, concurrently, with a deadline.
+	 * `concurrency` lowers the server's bound on getStats() in flight for this request (a client
+	 * splitting one sweep over several requests splits the bound too); `fields` keeps only those
+	 * keys (and `type`) of every entry; `ownEntriesOnly` leaves out the copy of its producer's
+	 * `inbound-rtp` entry that ends a consumer's stats. The last two only make answers smaller.
+	 */
 	getStats: {
-		params: { ids: string[]; timeoutMs?: number };
+		params: { ids: string[]; timeoutMs?: number; concurrency?: number; fields?: string[]; ownEntriesOnly?: boolean };
 		result: { stats: Record<string, unknown[]>; errors: Record<string, string>; timedOut: string[] };
 	};
 	/** dump() of one object. */
