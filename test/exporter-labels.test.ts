@@ -4,7 +4,7 @@ import { Gauge, Registry, type RegistryContentType } from 'prom-client';
 import { labelValue, MAX_LABEL_CHARS } from '../server/exporter/labelValue.js';
 import { AddressLabeler, maskIp } from '../server/exporter/AddressLabeler.js';
 import { ReverseDnsCache } from '../server/exporter/ReverseDnsCache.js';
-import { ObjectFamily, formatLabelSet, extendLabelSet } from '../server/exporter/ObjectFamily.js';
+import { ObjectFamilies, ObjectFamily, formatLabelSet, extendLabelSet } from '../server/exporter/ObjectFamily.js';
 import { PrecomputedHistogram } from '../server/exporter/PrecomputedHistogram.js';
 import { startPtrServer, resolverFor } from './support/dnsPtrServer.js';
 
@@ -135,7 +135,7 @@ for (const openMetrics of [false, true]) {
 			min.add(labelSet, value);
 			max.add(labelSet, value);
 		}
-		const families = [sum, min, max].map((f) => f.render()).join(openMetrics ? '\n' : '\n\n');
+		const families = [sum, min, max].map((f) => f.render().toString()).join(openMetrics ? '\n' : '\n\n');
 		for (const line of ['test_bytes{room="a"} 8', 'test_bytes{room="b"} 7', 'test_score{room="a"} 3', 'test_jitter_seconds{room="a"} 5']) {
 			assert.ok(families.split('\n').includes(line), `${line} in\n${families}`);
 		}
@@ -153,7 +153,7 @@ for (const openMetrics of [false, true]) {
 			mine.add(extendLabelSet(formatLabelSet(names, awkward), 'state', state), value);
 		}
 		const expected = await reference.metrics();
-		assert.equal(mine.render(), expected.slice(0, expected.length - (openMetrics ? '\n# EOF\n' : '\n').length));
+		assert.equal(mine.render().toString(), expected.slice(0, expected.length - (openMetrics ? '\n# EOF\n' : '\n').length));
 		assert.throws(() => new ObjectFamily({ name: 'bad name', help: 'h', fold: 'sum' }), TypeError);
 
 		const histogram = new PrecomputedHistogram({ registry, name: 'test_duration_seconds', help: 'h', buckets: [0.1, 1] });
@@ -169,3 +169,22 @@ for (const openMetrics of [false, true]) {
 		assert.equal(body.endsWith('# EOF\n'), openMetrics);
 	});
 }
+
+test('ObjectFamilies live across builds: each build starts empty, series of the last build only, truncate drops a failed collector\'s families', () => {
+	const families = new ObjectFamilies();
+	const build = (rooms: string[], extra = false): string[] => {
+		families.begin();
+		const bytes = families.family({ name: 'test_bytes', help: 'h', fold: 'sum' });
+		for (const room of rooms) bytes.add(formatLabelSet(['room'], { room }), 1);
+		if (extra) {
+			const before = families.length;
+			families.family({ name: 'test_half', help: 'h', fold: 'sum' }).add('{}', 1);
+			families.truncate(before);
+		}
+		return families.render().map((b) => b.toString());
+	};
+	assert.deepEqual(build(['a', 'b']), ['# HELP test_bytes h\n# TYPE test_bytes gauge\ntest_bytes{room="a"} 1\ntest_bytes{room="b"} 1']);
+	assert.deepEqual(build(['b']), ['# HELP test_bytes h\n# TYPE test_bytes gauge\ntest_bytes{room="b"} 1'], 'a closed object is gone from the next build');
+	assert.deepEqual(build([], true), ['# HELP test_bytes h\n# TYPE test_bytes gauge'], 'an empty family keeps HELP and TYPE; a truncated one is gone');
+	assert.equal(families.seriesCount, 0);
+});

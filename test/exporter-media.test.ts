@@ -34,7 +34,7 @@ async function withExporter(options: Partial<ExporterOptions>, body: (h: Harness
 		const config = await testConfig(stack.dir, { prometheus: { numeric: true, ...options } });
 		exporter = new Exporter({ source: client, options: config.prometheus, dns });
 		const e = exporter;
-		await body({ stack, client, exporter: e, scrape: async (openMetrics = false) => parseExposition((await e.scrape({ openMetrics })).body) });
+		await body({ stack, client, exporter: e, scrape: async (openMetrics = false) => parseExposition((await e.scrape({ openMetrics })).body.toString()) });
 	} finally {
 		exporter?.close();
 		client.close();
@@ -348,16 +348,22 @@ test('concurrent scrapes share one snapshot, in either format', async () => {
 		const r = await router(stack, 'room-g');
 		const transport = await sendTransport(r, 'room-g', 'peer-g');
 		await waitFor(() => transport.id in client.state.transports, 'the transport in the mirror');
-		const [text, openMetrics, again] = await Promise.all([exporter.scrape({ openMetrics: false }), exporter.scrape({ openMetrics: true }), exporter.scrape()]);
-		assert.match(text.contentType, /^text\/plain; version=0\.0\.4/);
-		assert.match(openMetrics.contentType, /^application\/openmetrics-text; version=1\.0\.0/);
-		assert.ok(openMetrics.body.endsWith('# EOF\n') && !text.body.includes('# EOF'));
-		const sweeps = [text, openMetrics, again].map((s) => parseExposition(s.body).value('meter_sfu_exporter_sweeps_total'));
+		const [textResult, openMetricsResult, againResult] = await Promise.all([exporter.scrape({ openMetrics: false }), exporter.scrape({ openMetrics: true }), exporter.scrape()]);
+		assert.equal(textResult.contentType, 'text/plain; charset=utf-8; version=0.0.4');
+		assert.equal(openMetricsResult.contentType, 'application/openmetrics-text; charset=utf-8; version=1.0.0');
+		assert.equal(againResult, textResult, 'concurrent scrapes of one format share the rendered body');
+		const [text, openMetrics, again] = [textResult, openMetricsResult, againResult].map((r) => r.body.toString()) as [string, string, string];
+		assert.ok(openMetrics.endsWith('# EOF\n') && !text.includes('# EOF'));
+		const sweeps = [text, openMetrics, again].map((body) => parseExposition(body).value('meter_sfu_exporter_sweeps_total'));
 		assert.deepEqual(sweeps, [1, 1, 1], 'three scrapes, one sweep');
-		assert.match(openMetrics.body, /^# TYPE meter_sfu_exporter_sweeps counter$/m, 'OpenMetrics names the counter family without _total');
-		assert.match(text.body, /^# TYPE meter_sfu_exporter_sweeps_total counter$/m);
-		assert.match(text.body, /^# TYPE process_cpu_seconds_total counter$/m, 'a text scrape after an OpenMetrics one keeps process counter names');
-		assert.equal(parseExposition((await exporter.scrape()).body).value('meter_sfu_exporter_sweeps_total'), 2, 'a later scrape sweeps again');
+		assert.match(openMetrics, /^# TYPE meter_sfu_exporter_sweeps counter$/m, 'OpenMetrics names the counter family without _total');
+		assert.match(text, /^# TYPE meter_sfu_exporter_sweeps_total counter$/m);
+		assert.match(text, /^# TYPE process_cpu_seconds_total counter$/m, 'a text scrape after an OpenMetrics one keeps process counter names');
+		// Both formats carry the same per-object series (rendered once for the snapshot).
+		const series = (body: string): string[] => body.split('\n').filter((l) => l.startsWith('mediasoup_transport_'));
+		assert.ok(series(text).length > 0);
+		assert.deepEqual(series(openMetrics), series(text));
+		assert.equal(parseExposition((await exporter.scrape()).body.toString()).value('meter_sfu_exporter_sweeps_total'), 2, 'a later scrape sweeps again');
 	});
 });
 

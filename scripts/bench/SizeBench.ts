@@ -256,13 +256,16 @@ export function scrape(url: string, accept?: string): Promise<Scrape> {
 	return new Promise((resolve, reject) => {
 		const request = http.get(url, { headers: accept ? { accept } : {}, agent: false }, (response) => {
 			let bytes = 0;
-			let tail = '';
-			response.setEncoding('utf8');
-			response.on('data', (chunk: string) => {
-				bytes += Buffer.byteLength(chunk);
-				tail = (tail + chunk).slice(-65_536);
+			// The exporter's own families come last: the last two chunks hold its timed-out flag.
+			let previous: Buffer | undefined;
+			let last: Buffer | undefined;
+			response.on('data', (chunk: Buffer) => {
+				bytes += chunk.length;
+				previous = last;
+				last = chunk;
 			});
 			response.on('end', () => {
+				const tail = Buffer.concat([previous, last].filter((b) => b !== undefined)).toString('latin1');
 				if (response.statusCode !== 200) reject(new Error(`GET ${url}: ${response.statusCode}`));
 				else resolve({ ms: performance.now() - t0, bytes, timedOut: /^meter_sfu_exporter_scrape_timed_out 1$/m.test(tail) });
 			});

@@ -8,7 +8,7 @@ import { AddressLabeler } from './AddressLabeler.js';
 import { ReverseDnsCache } from './ReverseDnsCache.js';
 import { ObjectLabeler } from './ObjectLabeler.js';
 import { LabelSetCache } from './LabelSetCache.js';
-import type { ObjectFamily } from './ObjectFamily.js';
+import { ObjectFamilies } from './ObjectFamily.js';
 import { ProcessMetrics } from './ProcessMetrics.js';
 import type { CollectorContext } from './collectors/CollectorContext.js';
 import { meetingCollector } from './collectors/meetingCollector.js';
@@ -21,7 +21,16 @@ import { exporterCollector } from './collectors/exporterCollector.js';
 
 const logger = new Logger('Exporter');
 
-export type ScrapeResult = { contentType: string; body: string };
+/**
+ * One scrape's answer: the Content-Type header (charset first, as express writes it) and the
+ * exposition as UTF-8 (megabytes: no string is made of it, and it is sent as it is).
+ */
+export type ScrapeResult = { contentType: string; body: Buffer };
+
+const CONTENT_TYPES = {
+	text: 'text/plain; charset=utf-8; version=0.0.4',
+	openMetrics: 'application/openmetrics-text; charset=utf-8; version=1.0.0'
+} as const;
 
 /**
  * The exporter: on every scrape, one snapshot through the observer stream (shared with concurrent
@@ -38,8 +47,12 @@ export class Exporter {
 	readonly #dns?: ReverseDnsCache;
 	readonly #processMetrics = ProcessMetrics.shared();
 	readonly #labelSets = new LabelSetCache();
+	readonly #families = new ObjectFamilies();
 	/** Bodies rendered from a snapshot, by format; dropped with the snapshot. */
 	readonly #rendered = new WeakMap<MetricsSnapshot, Map<boolean, Promise<ScrapeResult>>>();
+	/** A snapshot's per-object families as text (the same in both formats: all gauges). */
+	readonly #objectParts = new WeakMap<MetricsSnapshot, ObjectParts>();
+	#objectErrors = 0;
 	#closed = false;
 
 	/** `dns` replaces the default reverse-DNS cache (used only when neither numeric nor deidentify). */
@@ -72,29 +85,32 @@ export class Exporter {
 	async #render(snapshot: MetricsSnapshot, openMetrics: boolean, t0: number): Promise<ScrapeResult> {
 		const renderStart = performance.now();
 		// These registries are this body's alone, so setting their content type races with nobody.
-		const contentType = openMetrics ? Registry.OPENMETRICS_CONTENT_TYPE : Registry.PROMETHEUS_CONTENT_TYPE;
+		const registryType = openMetrics ? Registry.OPENMETRICS_CONTENT_TYPE : Registry.PROMETHEUS_CONTENT_TYPE;
+		const contentType = openMetrics ? CONTENT_TYPES.openMetrics : CONTENT_TYPES.text;
 		const head = new Registry() as Registry<RegistryContentType>;
 		const tail = new Registry() as Registry<RegistryContentType>;
-		head.setContentType(contentType);
-		tail.setContentType(contentType);
+		head.setContentType(registryType);
+		tail.setContentType(registryType);
 		this.#processMetrics.register(head);
-		const families: ObjectFamily[] = [];
-		const buildErrors = this.#build(head, tail, families, snapshot);
+		// Synchronous up to the first await: the per-object families are shared by every build.
+		let objects = this.#objectParts.get(snapshot);
+		const registryErrors = this.#build({ head, tail, snapshot, withObjects: !objects });
+		if (!objects) {
+			objects = { parts: this.#families.render(), errors: this.#objectErrors, series: this.#families.seriesCount };
+			this.#objectParts.set(snapshot, objects);
+		}
 		new Gauge({ name: 'meter_sfu_exporter_build_errors', help: 'Collectors that failed while building this scrape', registers: [tail as Registry] })
-			.set(buildErrors);
+			.set(registryErrors + objects.errors);
 		exporterCollector({ registry: tail, snapshot, scrapeDurationSeconds: (performance.now() - t0) / 1000 });
 		const built = performance.now();
-		const headText = stripEnd(await head.metrics(), openMetrics);
-		const headDone = performance.now();
-		const parts = [headText, ...families.map((f) => f.render())];
-		const familiesDone = performance.now();
-		parts.push(stripEnd(await tail.metrics(), openMetrics));
-		const body = openMetrics ? `${parts.join('\n')}\n# EOF\n` : `${parts.join('\n\n')}\n`;
-		const end = performance.now();
-		logger.debug('rendered %s in %d ms (build %d, registry %d, per-object %d, rest %d): %d per-object series, %d bytes (snapshot %d ms)',
-			openMetrics ? 'OpenMetrics' : 'text', Math.round(end - renderStart), Math.round(built - renderStart), Math.round(headDone - built),
-			Math.round(familiesDone - headDone), Math.round(end - familiesDone), families.reduce((n, f) => n + f.size, 0), body.length,
-			Math.round(snapshot.durationSeconds * 1000));
+		const separator = Buffer.from(openMetrics ? '\n' : '\n\n');
+		const chunks: Buffer[] = [Buffer.from(stripEnd(await head.metrics(), openMetrics))];
+		for (const part of [...objects.parts, Buffer.from(stripEnd(await tail.metrics(), openMetrics))]) chunks.push(separator, part);
+		chunks.push(Buffer.from(openMetrics ? '\n# EOF\n' : '\n'));
+		const body = Buffer.concat(chunks);
+		logger.debug('rendered %s in %d ms (build %d ms): %d per-object series, %d bytes (snapshot %d ms)',
+			openMetrics ? 'OpenMetrics' : 'text', Math.round(performance.now() - renderStart), Math.round(built - renderStart),
+			objects.series, body.length, Math.round(snapshot.durationSeconds * 1000));
 		return { contentType, body };
 	}
 
@@ -111,37 +127,51 @@ export class Exporter {
 
 	/**
 	 * Runs every collector that has its input; a collector that throws costs its own families only.
-	 * Families keep the order of the collectors: `head`'s, the per-object ones, then `tail`'s.
+	 * Families keep the order of the collectors: `head`'s, the per-object ones (with `withObjects`,
+	 * into this.#families, their errors in this.#objectErrors), then `tail`'s. Returns the errors of
+	 * the registry collectors.
 	 */
-	#build(head: Registry<RegistryContentType>, tail: Registry<RegistryContentType>, families: ObjectFamily[], snapshot: MetricsSnapshot): number {
+	#build({ head, tail, snapshot, withObjects }: {
+		head: Registry<RegistryContentType>; tail: Registry<RegistryContentType>; snapshot: MetricsSnapshot; withObjects: boolean;
+	}): number {
 		const { state } = snapshot;
+		if (withObjects) {
+			this.#families.begin();
+			this.#objectErrors = 0;
+		}
 		if (!state) return 0;
 		const labels = new ObjectLabeler({ state, options: this.#options, addresses: this.#addresses, cache: this.#labelSets });
-		const ctx: CollectorContext = { registry: head, snapshot, state, options: this.#options, labels, families };
-		const collectors: [string, (c: CollectorContext) => void][] = [
-			['meeting', meetingCollector],
-			['mediaTotals', mediaTotalsCollector],
-			['worker', workerCollector]
+		const ctx: CollectorContext = { registry: head, snapshot, state, options: this.#options, labels, families: this.#families };
+		const collectors: [string, (c: CollectorContext) => void, 'registry' | 'objects'][] = [
+			['meeting', meetingCollector, 'registry'],
+			['mediaTotals', mediaTotalsCollector, 'registry'],
+			['worker', workerCollector, 'registry']
 		];
-		if (this.#options.perObjectMetrics) collectors.push(['transport', transportCollector], ['stream', streamCollector]);
+		if (this.#options.perObjectMetrics && withObjects) collectors.push(['transport', transportCollector, 'objects'], ['stream', streamCollector, 'objects']);
 		const { counters } = snapshot;
-		if (counters) collectors.push(['signalling', (c) => signallingCollector({ ...c, registry: tail }, counters)]);
+		if (counters) collectors.push(['signalling', (c) => signallingCollector({ ...c, registry: tail }, counters), 'registry']);
 		let errors = 0;
-		for (const [name, collect] of collectors) {
-			const familiesBefore = families.length;
+		for (const [name, collect, kind] of collectors) {
+			const familiesBefore = this.#families.length;
 			try {
 				collect(ctx);
 			} catch (error) {
-				errors++;
-				// Like a registry collector's, a failed collector's families are missing, not half-filled.
-				families.length = familiesBefore;
+				if (kind === 'objects') {
+					this.#objectErrors++;
+					// Like a registry collector's, a failed collector's families are missing, not half-filled.
+					this.#families.truncate(familiesBefore);
+				} else {
+					errors++;
+				}
 				logger.error('collector %s failed: %s', name, (error as Error).stack ?? error);
 			}
 		}
-		this.#labelSets.prune(state);
+		if (withObjects) this.#labelSets.prune(state);
 		return errors;
 	}
 }
+
+type ObjectParts = { parts: Buffer[]; errors: number; series: number };
 
 /** A registry's exposition without its end (the final newline, and OpenMetrics' `# EOF`), for joining. */
 function stripEnd(exposition: string, openMetrics: boolean): string {

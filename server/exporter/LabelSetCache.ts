@@ -20,8 +20,8 @@ export type StreamLabelEntry = {
 	peer: PeerRecord | undefined;
 	pid: string;
 	room: string;
-	/** Per RTP stream (type, ssrc, rid, MIME type) → label set. */
-	byStream: Map<string, string>;
+	/** Per RTP stream, by SSRC: the label set and the other stat fields it was made from. */
+	byStream: Map<number, { type: string; rid: string | undefined; mimeType: string | undefined; labelSet: string }>;
 };
 
 /**

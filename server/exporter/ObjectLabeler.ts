@@ -106,12 +106,12 @@ export class ObjectLabeler {
 			entry = { record, transport, peer, pid, room, byStream: new Map() };
 			this.#cache.streams.set(record.id, entry);
 		}
-		const key = `${stat.type}\u0000${stat.ssrc}\u0000${stat.rid ?? '\u0001'}\u0000${stat.mimeType ?? ''}`;
-		let labelSet = entry.byStream.get(key);
-		if (labelSet === undefined) {
-			labelSet = formatLabelSet(STREAM_LABELS, this.#streamLabels(entry, peerId, stat));
-			entry.byStream.set(key, labelSet);
+		let stream = entry.byStream.get(stat.ssrc);
+		if (!stream || stream.type !== stat.type || stream.rid !== stat.rid || stream.mimeType !== stat.mimeType) {
+			stream = { type: stat.type, rid: stat.rid, mimeType: stat.mimeType, labelSet: formatLabelSet(STREAM_LABELS, this.#streamLabels(entry, peerId, stat)) };
+			entry.byStream.set(stat.ssrc, stream);
 		}
+		const { labelSet } = stream;
 		return labelSet;
 	}
 

@@ -3,7 +3,7 @@ import type { ObservedState } from '../../observer/ObservedState.js';
 import type { MetricsSnapshot } from '../MetricsSnapshot.js';
 import type { ExporterOptions } from '../ExporterOptions.js';
 import type { ObjectLabeler } from '../ObjectLabeler.js';
-import type { ObjectFamily } from '../ObjectFamily.js';
+import type { ObjectFamilies } from '../ObjectFamily.js';
 
 /** What a collector builds its families from: one scrape's fresh registry and one snapshot. */
 export type CollectorContext = {
@@ -14,7 +14,7 @@ export type CollectorContext = {
 	options: ExporterOptions;
 	labels: ObjectLabeler;
 	/** Per-object families, written by hand (after the registry's families of the collectors before them). */
-	families: ObjectFamily[];
+	families: ObjectFamilies;
 };
 
 /** prom-client's constructors want the default-typed Registry; the content type does not matter to them. */

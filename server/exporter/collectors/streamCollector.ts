@@ -1,4 +1,4 @@
-import { ObjectFamily, type Fold } from '../ObjectFamily.js';
+import type { Fold } from '../ObjectFamily.js';
 import { readRtpStreamStats, type RtpStreamStat } from '../mediasoupStats.js';
 import type { CollectorContext } from './CollectorContext.js';
 
@@ -59,9 +59,8 @@ export function streamCollector({ families, state, snapshot, labels }: Collector
 	for (const role of ['producer', 'consumer'] as const) {
 		const roleFamilies = FAMILIES.filter((f) => !f.roles || f.roles.includes(role)).map((f) => ({
 			read: f.read,
-			family: new ObjectFamily({ name: `mediasoup_${role}_${f.suffix}`, help: f.help[role], fold: f.fold })
+			family: families.family({ name: `mediasoup_${role}_${f.suffix}`, help: f.help[role], fold: f.fold })
 		}));
-		for (const { family } of roleFamilies) families.push(family);
 		const records = role === 'producer' ? state.producers : state.consumers;
 		const type = role === 'producer' ? 'inbound-rtp' : 'outbound-rtp';
 		for (const record of Object.values(records)) {

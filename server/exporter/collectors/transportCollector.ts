@@ -1,4 +1,4 @@
-import { ObjectFamily, extendLabelSet, type Fold } from '../ObjectFamily.js';
+import { extendLabelSet, type Fold, type ObjectFamily } from '../ObjectFamily.js';
 import { readTransportStat } from '../mediasoupStats.js';
 import type { CollectorContext } from './CollectorContext.js';
 
@@ -7,11 +7,7 @@ export const DTLS_STATES = ['new', 'connecting', 'connected', 'failed', 'closed'
 
 /** Per-transport series (per object): bytes and bitrates from getStats, ICE/DTLS state from the state model. */
 export function transportCollector({ families, state, snapshot, labels }: CollectorContext): void {
-	const family = (name: string, help: string, fold: Fold = 'sum'): ObjectFamily => {
-		const f = new ObjectFamily({ name, help, fold });
-		families.push(f);
-		return f;
-	};
+	const family = (name: string, help: string, fold: Fold = 'sum'): ObjectFamily => families.family({ name, help, fold });
 	const received = family('mediasoup_transport_received_bytes', 'Bytes received by the transport (cumulative, mediasoup bytesReceived)');
 	const sent = family('mediasoup_transport_sent_bytes', 'Bytes sent by the transport (cumulative, mediasoup bytesSent)');
 	const recvBitrate = family('mediasoup_transport_recv_bitrate_bps', 'Receive bitrate of the transport in bits per second (mediasoup recvBitrate)');
