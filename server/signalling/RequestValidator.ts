@@ -70,10 +70,31 @@ const integer = (min: number, max: number): FieldCheck => ({
 	}
 });
 
-/** A plain object whose details mediasoup validates itself (rtpParameters, dtlsParameters, …). */
-const plainObject = (): FieldCheck => ({
+// A high surrogate not followed by a low one, or a low one not preceded by a high one.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * A plain object whose details mediasoup validates itself (rtpParameters, dtlsParameters, …). It
+ * goes to the worker as JSON, whose parser drops a message with a lone surrogate (`\ud800`)
+ * without answering: the request would hang until mediasoup's 15 s timeout. So none may carry one,
+ * in a key or a value.
+ */
+const mediasoupObject = (): FieldCheck => ({
 	check(value, path) {
 		if (!isPlainObject(value)) bad(path, 'an object');
+		const visit = (v: unknown, at: string): void => {
+			if (typeof v === 'string') {
+				if (LONE_SURROGATE.test(v)) throw new BadRequestError(`${at}: not well-formed Unicode (a lone surrogate)`);
+			} else if (Array.isArray(v)) {
+				v.forEach((item, i) => visit(item, `${at}[${i}]`));
+			} else if (typeof v === 'object' && v !== null) {
+				for (const [key, item] of Object.entries(v)) {
+					if (LONE_SURROGATE.test(key)) throw new BadRequestError(`${at}: a key that is not well-formed Unicode (a lone surrogate)`);
+					visit(item, `${at}.${key}`);
+				}
+			}
+		};
+		visit(value, path);
 	}
 });
 
@@ -154,17 +175,17 @@ export class RequestValidator {
 		const displayName = string({ min: 1, max: maxDisplayNameLength * 4, expected: `a string of 1 to ${maxDisplayNameLength} characters` });
 		const direction = oneOf(['send', 'recv']);
 		this.#shapes = {
-			join: { roomId, displayName, rtpCapabilities: plainObject() },
+			join: { roomId, displayName, rtpCapabilities: mediasoupObject() },
 			getRouterRtpCapabilities: { roomId },
 			createWebRtcTransport: { direction, forceTcp: optional(boolean()) },
-			connectWebRtcTransport: { transportId: id(), dtlsParameters: plainObject() },
+			connectWebRtcTransport: { transportId: id(), dtlsParameters: mediasoupObject() },
 			restartIce: { transportId: id() },
 			createPlainTransport: { direction },
 			connectPlainTransport: { transportId: id(), ip: ipAddress, port: integer(1, 65535), rtcpPort: optional(integer(1, 65535)) },
 			produce: {
 				transportId: id(),
 				kind: oneOf(['audio', 'video']),
-				rtpParameters: plainObject(),
+				rtpParameters: mediasoupObject(),
 				paused: optional(boolean()),
 				appData: optional(shape({ source: optional(oneOf(['mic', 'webcam', 'synthetic'])) }))
 			},

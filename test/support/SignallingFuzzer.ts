@@ -10,8 +10,8 @@ export type FuzzAction =
 	| { type: 'noAck'; message: unknown; extra: unknown[]; label: string }
 	/** Any other event name: ignored. */
 	| { type: 'event'; event: string; args: unknown[]; label: string }
-	/** A message over maxMessageBytes: the server closes the connection. */
-	| { type: 'oversize'; message: unknown; label: string }
+	/** A 'request' emit (these arguments, then an ack) over maxMessageBytes: the server closes the connection. */
+	| { type: 'oversize'; args: unknown[]; label: string }
 	/** A raw engine.io message that is not a valid socket.io packet: the server closes the connection. */
 	| { type: 'rawFrame'; frame: string; label: string }
 	/** The client hangs up with requests in flight. */
@@ -61,7 +61,7 @@ export class SignallingFuzzer {
 		const r = this.#random;
 		const roll = r.next();
 		if (roll < 0.002) return { type: 'hangUp', label: 'hangUp' };
-		if (roll < 0.004) return { type: 'oversize', message: { method: 'join', data: { roomId: 'x'.repeat(this.#maxMessageBytes + 100), displayName: 'big', rtpCapabilities: {} } }, label: 'oversize' };
+		if (roll < 0.004) return { type: 'oversize', args: [{ method: 'join', data: { roomId: 'x'.repeat(this.#maxMessageBytes + 100), displayName: 'big', rtpCapabilities: {} } }], label: 'oversize' };
 		if (roll < 0.006) return { type: 'rawFrame', frame: this.#brokenFrame(), label: 'rawFrame' };
 		if (roll < 0.03) return { type: 'event', event: this.#eventName(), args: [this.junk(2)], label: 'unknownEvent' };
 		if (roll < 0.05) return { type: 'noAck', message: this.#validRequest(own), extra: r.chance(0.5) ? [] : [this.junk(1)], label: 'noAck' };
