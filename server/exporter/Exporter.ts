@@ -47,7 +47,7 @@ export class Exporter {
 	readonly #dns?: ReverseDnsCache;
 	readonly #processMetrics = ProcessMetrics.shared();
 	readonly #labelSets = new LabelSetCache();
-	readonly #families = new ObjectFamilies();
+	readonly #families: ObjectFamilies;
 	/** Bodies rendered from a snapshot, by format; dropped with the snapshot. */
 	readonly #rendered = new WeakMap<MetricsSnapshot, Map<boolean, Promise<ScrapeResult>>>();
 	/** A snapshot's per-object families as text (the same in both formats: all gauges). */
@@ -58,6 +58,8 @@ export class Exporter {
 	/** `dns` replaces the default reverse-DNS cache (used only when neither numeric nor deidentify). */
 	constructor({ source, options, dns }: { source: ObserverSource; options: ExporterOptions; dns?: ReverseDnsCache }) {
 		this.#options = options;
+		// Without quiet every series carries its object's id: label sets never repeat, nothing folds.
+		this.#families = new ObjectFamilies({ uniqueLabelSets: !options.quiet });
 		this.#collector = new SnapshotCollector({
 			source, scrapeTimeoutMs: options.scrapeTimeoutMs, statsConcurrency: options.statsConcurrency, perObjectMetrics: options.perObjectMetrics
 		});
