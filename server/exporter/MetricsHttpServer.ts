@@ -1,8 +1,8 @@
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { Logger } from '../Logger.js';
+import { listeningUrl, startListening, stopListening } from '../http/HttpListener.js';
 import type { ScrapeResult } from './Exporter.js';
 import type { MetricsAccessControl } from './http/MetricsAccessControl.js';
 import { OverviewPage, type SnapshotSource } from './http/OverviewPage.js';
@@ -53,15 +53,8 @@ export class MetricsHttpServer {
 	#closed = false;
 
 	static async create(options: MetricsHttpServerOptions): Promise<MetricsHttpServer> {
-		const { ip, port } = options;
 		const server = new MetricsHttpServer(options);
-		await new Promise<void>((resolve, reject) => {
-			server.httpServer.once('error', reject);
-			server.httpServer.listen(port, ip, () => {
-				server.httpServer.off('error', reject);
-				resolve();
-			});
-		});
+		await startListening(server.httpServer, options);
 		logger.debug('listening on %s', server.url);
 		return server;
 	}
@@ -103,14 +96,12 @@ export class MetricsHttpServer {
 	}
 
 	get url(): string {
-		const { address, port, family } = this.httpServer.address() as AddressInfo;
-		return `${this.#scheme}://${family === 'IPv6' ? `[${address}]` : address}:${port}`;
+		return listeningUrl(this.httpServer, this.#scheme);
 	}
 
 	async close(): Promise<void> {
 		if (this.#closed) return;
 		this.#closed = true;
-		this.httpServer.closeAllConnections();
-		await new Promise<void>((resolve) => this.httpServer.close(() => resolve()));
+		await stopListening(this.httpServer);
 	}
 }

@@ -1,9 +1,9 @@
 import http from 'node:http';
 import path from 'node:path';
 import fs from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { Logger } from '../Logger.js';
+import { listeningUrl, startListening, stopListening } from './HttpListener.js';
 
 const logger = new Logger('AppHttpServer');
 
@@ -22,13 +22,7 @@ export class AppHttpServer {
 
 	static async create({ ip, port }: { ip: string; port: number }): Promise<AppHttpServer> {
 		const server = new AppHttpServer();
-		await new Promise<void>((resolve, reject) => {
-			server.httpServer.once('error', reject);
-			server.httpServer.listen(port, ip, () => {
-				server.httpServer.off('error', reject);
-				resolve();
-			});
-		});
+		await startListening(server.httpServer, { ip, port });
 		logger.debug('listening on %s', server.url);
 		return server;
 	}
@@ -44,19 +38,13 @@ export class AppHttpServer {
 		this.httpServer = http.createServer(this.expressApp);
 	}
 
-	get address(): AddressInfo {
-		return this.httpServer.address() as AddressInfo;
-	}
-
 	get url(): string {
-		const { address, port, family } = this.address;
-		return `http://${family === 'IPv6' ? `[${address}]` : address}:${port}`;
+		return listeningUrl(this.httpServer);
 	}
 
 	async close(): Promise<void> {
 		if (this.#closed) return;
 		this.#closed = true;
-		this.httpServer.closeAllConnections();
-		await new Promise<void>((resolve) => this.httpServer.close(() => resolve()));
+		await stopListening(this.httpServer);
 	}
 }
