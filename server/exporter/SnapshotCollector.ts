@@ -133,8 +133,11 @@ function copyState(state: Readonly<ObservedState>): ObservedState {
 /** Keeps the sweep's outcome for objects that still exist; a failure for a closed object is churn, not an error. */
 function judge(result: StatsSweepResult, state: ObservedState): SweepOutcome {
 	const exists = (id: string): boolean => id in state.transports || id in state.producers || id in state.consumers;
-	const stats = new Map([...result.stats].filter(([id]) => exists(id)));
-	const errors = new Map([...result.errors].filter(([id]) => exists(id) && !stats.has(id)));
-	const timedOut = new Set([...result.timedOut].filter((id) => exists(id) && !stats.has(id) && !errors.has(id)));
+	const stats = new Map<string, readonly unknown[]>();
+	for (const [id, entries] of result.stats) if (exists(id)) stats.set(id, entries);
+	const errors = new Map<string, string>();
+	for (const [id, message] of result.errors) if (exists(id) && !stats.has(id)) errors.set(id, message);
+	const timedOut = new Set<string>();
+	for (const id of result.timedOut) if (exists(id) && !stats.has(id) && !errors.has(id)) timedOut.add(id);
 	return { stats, errors, timedOut };
 }

@@ -67,6 +67,7 @@ export class StatsSweep {
 			if (!this.#stats.has(id) && !this.#errors.has(id)) timedOut.add(id);
 		}
 		for (const id of this.#serverTimedOut) timedOut.add(id);
+		// Copies: answers that arrive after the deadline must not change a snapshot taken.
 		return { stats: new Map(this.#stats), errors: new Map(this.#errors), timedOut };
 	}
 
