@@ -15,9 +15,9 @@ import { parseSizes, type BenchSize } from './bench/BenchTopology.js';
 import { SizeBench, type SizeResult } from './bench/SizeBench.js';
 import { latencyChart } from './bench/LatencyChart.js';
 
-const usage = `usage: scripts/bench-scrape [--sizes 50/500,200/2000] [--scrapes N] [--json] [--saturate]
+const usage = `usage: scripts/bench-scrape [--sizes 50/500,100/1000,200/2000] [--scrapes N] [--json] [--saturate]
                            [--window-seconds S] [--video-kbps N] [--scrape-timeout-ms MS] [--chart FILE]
-  --sizes P/C,...       producers/consumers per size (default 50/500,200/2000)
+  --sizes P/C,...       producers/consumers per size (default 50/500,100/1000,200/2000)
   --scrapes N           scrapes (and sweeps) measured per size, at least 1 (default 20)
   --json                print one JSON document on stdout instead of the table; no chart
   --saturate            add a size that saturates the worker (--saturate-size, default 280/2800)
@@ -35,7 +35,7 @@ type Options = {
 function parseOptions(): Options {
 	const { values } = parseArgs({
 		options: {
-			sizes: { type: 'string', default: '50/500,200/2000' },
+			sizes: { type: 'string', default: '50/500,100/1000,200/2000' },
 			scrapes: { type: 'string', default: '20' },
 			json: { type: 'boolean', default: false },
 			saturate: { type: 'boolean', default: false },

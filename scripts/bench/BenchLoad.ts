@@ -67,12 +67,17 @@ export class BenchLoad {
 	#ask(message: ToLoad, answer: FromLoad['type'], timeoutMs: number): Promise<FromLoad> {
 		if (this.#exited) return Promise.reject(new BenchLoadError('load process is gone'));
 		return new Promise((resolve, reject) => {
-			const timer = setTimeout(() => reject(new BenchLoadError(`no ${answer} from the load process within ${timeoutMs} ms`)), timeoutMs);
-			this.#waiters.push({
+			const waiter = {
 				type: answer,
-				resolve: (m) => { clearTimeout(timer); resolve(m); },
-				reject: (e) => { clearTimeout(timer); reject(e); }
-			});
+				resolve: (m: FromLoad) => { clearTimeout(timer); resolve(m); },
+				reject: (e: Error) => { clearTimeout(timer); reject(e); }
+			};
+			const timer = setTimeout(() => {
+				const index = this.#waiters.indexOf(waiter);
+				if (index >= 0) this.#waiters.splice(index, 1);
+				reject(new BenchLoadError(`no ${answer} from the load process within ${timeoutMs} ms`));
+			}, timeoutMs);
+			this.#waiters.push(waiter);
 			this.#child.send(message);
 		});
 	}
