@@ -7,8 +7,9 @@ import path from 'node:path';
 import debug from 'debug';
 import { SignallingClient } from './support/signallingClient.js';
 import { startTestServer, opusParameters, vp8Parameters, type TestServer } from './support/signallingServer.js';
-import { tempDir, waitFor } from './support/observerFixtures.js';
+import { tempDir } from './support/observerFixtures.js';
 import { ConsoleTable } from '../server/stream/ConsoleTable.js';
+import { until } from './support/until.js';
 
 // scripts/connect against a live server: every command, one-shot (table and --json) and at the prompt.
 
@@ -55,7 +56,7 @@ before(async () => {
 	ids.transport = send.id;
 	ids.producer = (await alice.client.requestOk('produce', { transportId: send.id, kind: 'audio', rtpParameters: opusParameters() })).producerId;
 	await alice.client.requestOk('produce', { transportId: send.id, kind: 'video', rtpParameters: vp8Parameters() });
-	await waitFor(() => bob.client.received('newConsumer').length === 2, 'two consumers for Bob');
+	await until('two consumers for Bob', () => bob.client.received('newConsumer').length === 2);
 	ids.consumer = bob.client.received('newConsumer')[0]!.consumerId;
 	const room = server.server.meetingServer.rooms.get(ids.roomId)!;
 	ids.router = room.router.id;

@@ -7,14 +7,7 @@ import { ReverseDnsCache } from '../server/exporter/ReverseDnsCache.js';
 import { ObjectFamilies, ObjectFamily, formatLabelSet, extendLabelSet } from '../server/exporter/ObjectFamily.js';
 import { PrecomputedHistogram } from '../server/exporter/PrecomputedHistogram.js';
 import { startPtrServer, resolverFor } from './support/dnsPtrServer.js';
-
-async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
-	const deadline = Date.now() + timeoutMs;
-	while (!check()) {
-		if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-		await new Promise((resolve) => setTimeout(resolve, 10));
-	}
-}
+import { until } from './support/until.js';
 
 test('labelValue: lone surrogates and control characters become U+FFFD; cut at 128 code points, never inside a pair', () => {
 	assert.equal(labelValue('ok "quoted" \\ back\nslash'), 'ok "quoted" \\ back\nslash', 'escaping is the exposition\'s job');

@@ -9,10 +9,11 @@ import { ObserverStreamClient } from '../server/stream/ObserverStreamClient.js';
 import { Exporter } from '../server/exporter/Exporter.js';
 import { ReverseDnsCache } from '../server/exporter/ReverseDnsCache.js';
 import type { ExporterOptions } from '../server/exporter/ExporterOptions.js';
-import { startObserverStack, mediaCodecs, waitFor, type ObserverStack } from './support/observerFixtures.js';
+import { startObserverStack, mediaCodecs, type ObserverStack } from './support/observerFixtures.js';
 import { testConfig } from './support/signallingServer.js';
 import { parseExposition, type Exposition } from './support/exposition.js';
 import { startPtrServer, resolverFor } from './support/dnsPtrServer.js';
+import { until } from './support/until.js';
 
 /**
  * The exporter against real mediasoup objects behind the real observer stream: routers,
@@ -146,7 +147,7 @@ test('per-stream series from real getStats: simulcast encodings apart by rid and
 				await sleep(20);
 			}
 			assert.equal(videoStats.length, 2, 'mediasoup sees both encodings');
-			await waitFor(() => Object.keys(client.state.consumers).length === 1, 'the consumer in the mirror');
+			await until('the consumer in the mirror', () => Object.keys(client.state.consumers).length === 1);
 
 			const m = await scrape();
 			for (const stat of videoStats) {
@@ -215,7 +216,7 @@ test('closed producers, consumers and transports have no series in the next scra
 		const socket = await udpTo(send);
 		socket.send(rtpPacket({ payloadType: 100, ssrc: 8000, seq: 1, timestamp: 0, payloadSize: 50 }));
 		socket.close();
-		await waitFor(() => consumer.id in client.state.consumers, 'the consumer in the mirror');
+		await until('the consumer in the mirror', () => consumer.id in client.state.consumers);
 		const statsDeadline = Date.now() + 10_000;
 		while ((await inboundStats(producer)).length === 0 && Date.now() < statsDeadline) await sleep(20);
 		const idsIn = (m: Exposition): Set<string> => new Set(m.samples.flatMap((s) => [s.labels.id, s.labels.transport_id]).filter((v): v is string => !!v));
@@ -225,7 +226,7 @@ test('closed producers, consumers and transports have no series in the next scra
 		assert.equal(before.find('mediasoup_producer_score', { id: producer.id }).length, 1);
 
 		consumer.close();
-		await waitFor(() => !(consumer.id in client.state.consumers), 'the consumer to leave the mirror');
+		await until('the consumer to leave the mirror', () => !(consumer.id in client.state.consumers));
 		const afterConsumer = await scrape();
 		assert.ok(!idsIn(afterConsumer).has(consumer.id), 'the consumer is gone from the very next scrape');
 		assert.ok(afterConsumer.samples.every((s) => s.labels.id !== consumer.id));
@@ -233,7 +234,7 @@ test('closed producers, consumers and transports have no series in the next scra
 		assert.ok(idsIn(afterConsumer).has(producer.id));
 
 		send.close();
-		await waitFor(() => !(send.id in client.state.transports) && !(producer.id in client.state.producers), 'the transport and its producer to leave the mirror');
+		await until('the transport and its producer to leave the mirror', () => !(send.id in client.state.transports) && !(producer.id in client.state.producers));
 		const afterTransport = await scrape();
 		assert.ok(!idsIn(afterTransport).has(producer.id) && !idsIn(afterTransport).has(send.id));
 		assert.equal(afterTransport.value('mediasoup_producers', { kind: 'audio' }), 0);
@@ -248,7 +249,7 @@ test('transports without a selected tuple have empty address labels; WebRTC tran
 		const r = await router(stack, 'room-d');
 		const webrtc = await r.createWebRtcTransport({ listenIps: [{ ip: '127.0.0.1' }], enableUdp: true, enableTcp: false, appData: { roomId: 'room-d', peerId: 'p', direction: 'send' } });
 		const producer = await webrtc.produce({ kind: 'audio', rtpParameters: { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }], encodings: [{ ssrc: 9000 }] } });
-		await waitFor(() => producer.id in client.state.producers, 'the producer in the mirror');
+		await until('the producer in the mirror', () => producer.id in client.state.producers);
 		const m = await scrape();
 		const t = { transport_id: webrtc.id };
 		for (const name of ['mediasoup_transport_received_bytes', 'mediasoup_transport_sent_bytes']) {
@@ -278,7 +279,7 @@ test('personal data only on request: remote_addr empty by default, masked with d
 			const socket = await udpTo(transport);
 			try {
 				socket.send(rtpPacket({ payloadType: 100, ssrc: 4242, seq: 1, timestamp: 0, payloadSize: 50 }));
-				await waitFor(() => client.state.transports[transport.id]?.tuple?.remotePort === socket.address().port, 'the transport\'s remote tuple');
+				await until('the transport\'s remote tuple', () => client.state.transports[transport.id]?.tuple?.remotePort === socket.address().port);
 				const m = await scrape();
 				const series = m.find('mediasoup_producer_byte_count_bytes', { transport_id: transport.id });
 				assert.equal(series.length, 1);
@@ -304,7 +305,7 @@ test('personal data only on request: remote_addr empty by default, masked with d
 				for (let seq = 0; seq < 10 * (i + 1); seq++) socket.send(rtpPacket({ payloadType: 100, ssrc: 3000 + i, seq, timestamp: seq * 960, payloadSize: 60 }));
 			}
 			let direct: ms.ProducerStat[] = [];
-			await waitFor(() => producers.every((p) => p.id in client.state.producers), 'the producers in the mirror');
+			await until('the producers in the mirror', () => producers.every((p) => p.id in client.state.producers));
 			const deadline = Date.now() + 10_000;
 			while (Date.now() < deadline) {
 				direct = (await Promise.all(producers.map(inboundStats))).flat();
@@ -331,7 +332,7 @@ test('perObjectMetrics false: every aggregate, no per-object series, only transp
 		const r = await router(stack, 'room-f');
 		const transport = await sendTransport(r, 'room-f', 'peer-f');
 		const producer = await transport.produce({ kind: 'audio', rtpParameters: { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }], encodings: [{ ssrc: 5151 }] } });
-		await waitFor(() => producer.id in client.state.producers, 'the producer in the mirror');
+		await until('the producer in the mirror', () => producer.id in client.state.producers);
 		const m = await scrape();
 		const perObject = [...m.names()].filter((n) => /^mediasoup_(producer|consumer|transport)_|^edumeet_peers$/.test(n));
 		assert.deepEqual(perObject, []);
@@ -347,7 +348,7 @@ test('concurrent scrapes share one snapshot, in either format', async () => {
 	await withExporter({}, async ({ stack, client, exporter }) => {
 		const r = await router(stack, 'room-g');
 		const transport = await sendTransport(r, 'room-g', 'peer-g');
-		await waitFor(() => transport.id in client.state.transports, 'the transport in the mirror');
+		await until('the transport in the mirror', () => transport.id in client.state.transports);
 		const [textResult, openMetricsResult, againResult] = await Promise.all([exporter.scrape({ openMetrics: false }), exporter.scrape({ openMetrics: true }), exporter.scrape()]);
 		assert.equal(textResult.contentType, 'text/plain; charset=utf-8; version=0.0.4');
 		assert.equal(openMetricsResult.contentType, 'application/openmetrics-text; charset=utf-8; version=1.0.0');
@@ -375,7 +376,7 @@ test('past the deadline (worker stopped) a scrape answers in time with the state
 		const socket = await udpTo(transport);
 		socket.send(rtpPacket({ payloadType: 100, ssrc: 6161, seq: 1, timestamp: 0, payloadSize: 50 }));
 		socket.close();
-		await waitFor(() => producer.id in client.state.producers, 'the producer in the mirror');
+		await until('the producer in the mirror', () => producer.id in client.state.producers);
 		const statsDeadline = Date.now() + 10_000;
 		while ((await inboundStats(producer)).length === 0 && Date.now() < statsDeadline) await sleep(20);
 		const ok = await scrape();
@@ -424,7 +425,7 @@ test('reverse DNS: the first scrape shows the address, later ones the name; a DN
 				const socket = await udpTo(transport);
 				socket.send(rtpPacket({ payloadType: 100, ssrc: 7171, seq: 1, timestamp: 0, payloadSize: 50 }));
 				socket.close();
-				await waitFor(() => client.state.transports[transport.id]?.tuple !== null && client.state.transports[transport.id] !== undefined, 'the transport\'s tuple in the mirror');
+				await until('the transport\'s tuple in the mirror', () => client.state.transports[transport.id]?.tuple !== null && client.state.transports[transport.id] !== undefined);
 				const localAddr = async (): Promise<string> =>
 					(await scrape()).find('mediasoup_transport_sent_bytes', { transport_id: transport.id })[0]!.labels.local_addr!;
 				const port = transport.tuple.localPort;
@@ -432,7 +433,7 @@ test('reverse DNS: the first scrape shows the address, later ones the name; a DN
 				assert.equal(await localAddr(), `127.0.0.5:${port}`, 'the first scrape shows the address');
 				assert.ok(performance.now() - t0 < 1000, 'and does not wait for DNS');
 				if (silent) {
-					await waitFor(() => ptr.queries.length > 0, 'the look-up to be sent');
+					await until('the look-up to be sent', () => ptr.queries.length > 0);
 					const t1 = performance.now();
 					assert.equal(await localAddr(), `127.0.0.5:${port}`);
 					assert.ok(performance.now() - t1 < 1000, 'a look-up in flight (5 s timeout) delays no scrape');

@@ -10,14 +10,7 @@ import { SyntheticPeer } from '../server/synthetic/SyntheticPeer.js';
 import { testConfig } from './support/signallingServer.js';
 import { parseExposition, type Exposition } from './support/exposition.js';
 import { promtoolCheckMetrics } from './support/prometheus.js';
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-	const deadline = Date.now() + timeoutMs;
-	while (!(await check())) {
-		if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-		await new Promise((resolve) => setTimeout(resolve, 50));
-	}
-}
+import { until } from './support/until.js';
 
 async function scrape(url: string): Promise<Exposition> {
 	const response = await fetch(url);

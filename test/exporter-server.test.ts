@@ -7,6 +7,7 @@ import { labelValue } from '../server/exporter/labelValue.js';
 import { startTestServer, type TestServer } from './support/signallingServer.js';
 import { parseExposition, type Exposition } from './support/exposition.js';
 import { promtoolCheckMetrics } from './support/prometheus.js';
+import { until } from './support/until.js';
 
 /**
  * The embedded exporter of a real Server, scraped over HTTP while synthetic peers send real VP8 and
@@ -16,14 +17,6 @@ import { promtoolCheckMetrics } from './support/prometheus.js';
  */
 
 const OPENMETRICS = 'application/openmetrics-text; version=1.0.0';
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-	const deadline = Date.now() + timeoutMs;
-	while (!(await check())) {
-		if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-		await new Promise((resolve) => setTimeout(resolve, 50));
-	}
-}
 
 async function fetchMetrics(server: TestServer, accept?: string): Promise<{ contentType: string; body: string }> {
 	const response = await fetch(server.server.metricsUrl!, accept ? { headers: { accept } } : {});

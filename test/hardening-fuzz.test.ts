@@ -12,6 +12,7 @@ import type { NotificationMessage, SignallingErrorName } from '../server/signall
 import type { Server } from '../server/Server.js';
 import { validateConfig } from '../config/configSchema.js';
 import { testConfig } from './support/signallingServer.js';
+import { until } from './support/until.js';
 
 // Signalling fuzz: thousands of random messages from many sockets must leave the server up, every
 // request answered (or ignored when it cannot be), the mediasoup objects back at their baseline
@@ -26,15 +27,6 @@ const ERROR_NAMES = new Set<SignallingErrorName>([
 	'BadRequestError', 'UnknownMethodError', 'NotJoinedError', 'AlreadyJoinedError', 'RoomFullError', 'NotFoundError',
 	'NotAllowedError', 'RateLimitError', 'PayloadTooLargeError', 'ServerError'
 ]);
-
-/** Polls `condition` until it holds or the deadline passes (then fails naming `what`). */
-async function until(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-	const deadline = Date.now() + timeoutMs;
-	while (!(await condition())) {
-		if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-		await new Promise((resolve) => setTimeout(resolve, 25));
-	}
-}
 
 async function scrape(url: string): Promise<string> {
 	const response = await fetch(url, { headers: { connection: 'close' } });

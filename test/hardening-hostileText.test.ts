@@ -14,6 +14,7 @@ import { promtoolCheckMetrics } from './support/prometheus.js';
 import { OpusStream } from '../server/synthetic/OpusStream.js';
 import { syntheticRtpCapabilities } from '../server/synthetic/syntheticRtpCapabilities.js';
 import { MAX_CLIENT_LINE_BYTES } from '../server/stream/protocol.js';
+import { until } from './support/until.js';
 
 // Hostile text in display names and user agents: quotes, backslashes, newlines, control
 // characters, lone surrogates, bidi overrides, huge values. Each is refused, or cleaned, cut and
@@ -42,14 +43,6 @@ let server: TestServer;
 let rtp: dgram.Socket;
 const clients: SignallingClient[] = [];
 const peerIds = new Map<string, Hostile>();
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-	const deadline = Date.now() + timeoutMs;
-	while (!(await check())) {
-		if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-		await new Promise((resolve) => setTimeout(resolve, 50));
-	}
-}
 
 async function scrape(): Promise<{ body: string; exposition: Exposition }> {
 	const response = await fetch(server.server.metricsUrl!, { headers: { connection: 'close' } });

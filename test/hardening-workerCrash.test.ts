@@ -5,18 +5,11 @@ import { startTestServer } from './support/signallingServer.js';
 import { parseExposition, type Exposition } from './support/exposition.js';
 import { promtoolCheckMetrics } from './support/prometheus.js';
 import { SyntheticPeer } from '../server/synthetic/SyntheticPeer.js';
+import { until } from './support/until.js';
 
 // A worker SIGKILLed during a meeting: the server stays up, the rooms on that worker close with
 // roomClosed and their peers join again on a healthy worker, the death is counted, and the room on
 // the other worker keeps forwarding media throughout.
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-	const deadline = Date.now() + timeoutMs;
-	while (!(await check())) {
-		if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-		await new Promise((resolve) => setTimeout(resolve, 50));
-	}
-}
 
 async function scrape(url: string): Promise<{ body: string; exposition: Exposition }> {
 	const response = await fetch(url, { headers: { connection: 'close' } });

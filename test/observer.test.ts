@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { isDeepStrictEqual } from 'node:util';
 import { SignallingClient } from './support/signallingClient.js';
 import { startTestServer, opusParameters, vp8Parameters, type TestServer } from './support/signallingServer.js';
-import { waitFor } from './support/observerFixtures.js';
 import { ObserverStreamClient } from '../server/stream/ObserverStreamClient.js';
 import type { ObservedState } from '../server/observer/ObservedState.js';
+import { until } from './support/until.js';
 
 // The observer against the real meeting server: peers join and act over socket.io, and the
 // stream client's mirror must equal the observer's state and the truth read from the live objects.
@@ -66,7 +66,7 @@ class Scenario {
 		this.peers.delete(peer.peerId);
 		for (const id of [peer.sendTransportId, peer.recvTransportId, peer.plainTransportId]) if (id) this.transports.delete(id);
 		// A socket close is noticed by the server asynchronously: wait until the peer is gone.
-		await waitFor(() => !this.server.server.meetingServer.rooms.get(peer.roomId)?.peers.has(peer.peerId), 'the peer to leave');
+		await until('the peer to leave', () => !this.server.server.meetingServer.rooms.get(peer.roomId)?.peers.has(peer.peerId));
 	}
 
 	async step(): Promise<void> {
@@ -153,8 +153,8 @@ test('after random joins, leaves, produces and closes, the mirror equals the obs
 		for (let round = 0; round < 4; round++) {
 			for (let i = 0; i < 40; i++) await scenario.step();
 			// Consumers are created and closed as notifications go out: poll until it settles.
-			await waitFor(() => client.seq === server.server.observerStreamServer.seq &&
-				isDeepStrictEqual(seen(client.state), truth(scenario)), `round ${round} to settle`);
+			await until(`round ${round} to settle`, () => client.seq === server.server.observerStreamServer.seq &&
+				isDeepStrictEqual(seen(client.state), truth(scenario)));
 			assert.deepEqual(seen(client.state), truth(scenario));
 			assert.deepEqual(client.state, server.server.sfuObserver.state);
 		}
@@ -174,8 +174,8 @@ test('after random joins, leaves, produces and closes, the mirror equals the obs
 
 		// Everyone leaves: rooms close (no grace), and the state empties but for the worker.
 		for (const peer of [...scenario.peers.values()]) await scenario.leave(peer);
-		await waitFor(() => Object.keys(client.state.rooms).length === 0 && Object.keys(client.state.routers).length === 0, 'the rooms to close');
-		await waitFor(() => client.seq === server.server.observerStreamServer.seq, 'the client to catch up');
+		await until('the rooms to close', () => Object.keys(client.state.rooms).length === 0 && Object.keys(client.state.routers).length === 0);
+		await until('the client to catch up', () => client.seq === server.server.observerStreamServer.seq);
 		assert.deepEqual(client.state, { ...server.server.sfuObserver.state });
 		assert.deepEqual(Object.keys(client.state.workers), server.server.workerPool.workers.map((w) => String(w.pid)));
 		for (const kind of ['peers', 'transports', 'producers', 'consumers'] as const) assert.deepEqual(client.state[kind], {}, kind);
@@ -196,13 +196,13 @@ test('a worker that dies takes its rooms and objects out of the state; its repla
 		await peer.requestOk('join', { roomId: 'doomed', displayName: 'Dora', rtpCapabilities: routerRtpCapabilities });
 		const { id: transportId } = await peer.requestOk('createWebRtcTransport', { direction: 'send' });
 		const { producerId } = await peer.requestOk('produce', { transportId, kind: 'audio', rtpParameters: opusParameters() });
-		await waitFor(() => client.state.producers[producerId] !== undefined, 'the producer in the mirror');
+		await until('the producer in the mirror', () => client.state.producers[producerId] !== undefined);
 		const victim = server.server.workerPool.workers[0]!.pid;
 		process.kill(victim, 'SIGKILL');
-		await waitFor(() => !client.state.workers[String(victim)] && Object.keys(client.state.workers).length === 1, 'the replacement worker');
-		await waitFor(() => Object.keys(client.state.rooms).length === 0, 'the room to go');
+		await until('the replacement worker', () => !client.state.workers[String(victim)] && Object.keys(client.state.workers).length === 1);
+		await until('the room to go', () => Object.keys(client.state.rooms).length === 0);
 		for (const kind of ['routers', 'transports', 'producers', 'consumers'] as const) assert.deepEqual(client.state[kind], {}, kind);
-		await waitFor(() => client.seq === server.server.observerStreamServer.seq, 'the client to catch up');
+		await until('the client to catch up', () => client.seq === server.server.observerStreamServer.seq);
 		assert.deepEqual(client.state, server.server.sfuObserver.state);
 	} finally {
 		peer.close();

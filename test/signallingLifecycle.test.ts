@@ -5,6 +5,7 @@ import { SignallingClient } from './support/signallingClient.js';
 import { startTestServer, opusParameters, type TestServer } from './support/signallingServer.js';
 import type { RtpCapabilities } from '../server/signalling/contract.js';
 import type { Room } from '../server/sfu/Room.js';
+import { until } from './support/until.js';
 
 // Life cycle of rooms and peers: grace period, concurrent first joins, worker death, shutdown,
 // and the observer hooks the monitoring side listens to.
@@ -22,15 +23,6 @@ async function withServer(overrides: Parameters<typeof startTestServer>[0], fn: 
 	} finally {
 		for (const c of clients) c.close();
 		await server.close();
-	}
-}
-
-/** Polls `condition` until it holds or the deadline passes. */
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-	const deadline = Date.now() + timeoutMs;
-	while (!condition()) {
-		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-		await new Promise((r) => setTimeout(r, 20));
 	}
 }
 
@@ -66,7 +58,7 @@ test('an empty room survives a rejoin within the grace period and closes after i
 		// A room only asked for its capabilities closes too.
 		await capsFor(client, 'peek');
 		assert.ok(ms.rooms.has('peek'));
-		await until(() => !ms.rooms.has('peek'), 'the unjoined room to close');
+		await until('the unjoined room to close', () => !ms.rooms.has('peek'));
 
 		const after = ms.counters.snapshot();
 		assert.equal(after.roomsCreated - before.roomsCreated, 2);
@@ -116,13 +108,13 @@ test('a socket that disconnects while its join is under way leaves no peer behin
 			client.rawEmit('request', { method: 'join', data: { roomId: 'vanishing', displayName: 'Ghost', rtpCapabilities: caps } }, () => undefined);
 			await new Promise((r) => setTimeout(r, 100));
 			client.close();
-			await until(() => ms.counters.snapshot().connectedSockets === 0, 'the disconnect');
+			await until('the disconnect', () => ms.counters.snapshot().connectedSockets === 0);
 		} finally {
 			process.kill(workerPid, 'SIGCONT');
 		}
-		await until(() => peers.length === 1, 'the join to complete on the resumed worker');
-		await until(() => peers[0]!.closed, 'the orphan peer to be closed');
-		await until(() => !ms.rooms.has('vanishing'), 'the empty room to close');
+		await until('the join to complete on the resumed worker', () => peers.length === 1);
+		await until('the orphan peer to be closed', () => peers[0]!.closed);
+		await until('the empty room to close', () => !ms.rooms.has('vanishing'));
 		const counters = ms.counters.snapshot();
 		assert.equal(counters.joins, 1);
 		assert.equal(counters.leaves, 1);
@@ -226,7 +218,7 @@ test('observer hooks: newroom, newpeer, clean close order, appData; shutdown say
 			'peer close Alice', 'peer close Bob', 'router close', 'room close'
 		]);
 		assert.equal(ms.rooms.size, 0);
-		await until(() => clients.every((c) => !c.connected), 'the sockets to close');
+		await until('the sockets to close', () => clients.every((c) => !c.connected));
 	} finally {
 		for (const c of clients) c.close();
 		await server.close();

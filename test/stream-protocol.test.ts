@@ -11,7 +11,8 @@ import { ObserverStreamClient } from '../server/stream/ObserverStreamClient.js';
 import { MAX_CLIENT_LINE_BYTES, PROTOCOL_VERSION, type ServerMessage } from '../server/stream/protocol.js';
 import { MAX_INFLIGHT_REQUESTS } from '../server/stream/ObserverStreamConnection.js';
 import { emptyState } from '../server/observer/ObservedState.js';
-import { startObserverStack, mediaCodecs, produce, consume, webRtcTransport, plainTransport, waitFor, tempDir } from './support/observerFixtures.js';
+import { startObserverStack, mediaCodecs, produce, consume, webRtcTransport, plainTransport, tempDir } from './support/observerFixtures.js';
+import { until } from './support/until.js';
 
 /** A raw NDJSON connection, to send what the typed client never would. */
 class RawClient {
@@ -37,7 +38,7 @@ class RawClient {
 	}
 
 	async next<T extends ServerMessage['type']>(type: T, count: number): Promise<Extract<ServerMessage, { type: T }>[]> {
-		await waitFor(() => this.of(type).length >= count, `${count} ${type} message(s)`);
+		await until(`${count} ${type} message(s)`, () => this.of(type).length >= count);
 		return this.of(type);
 	}
 
@@ -81,8 +82,8 @@ test('malformed and oversized lines get an error reply; the connection and other
 
 		// The misbehaving client and the good one both saw every event.
 		const transport = await webRtcTransport(router, { roomId: 'r', peerId: 'p', direction: 'send' });
-		await waitFor(() => good.state.transports[transport.id] !== undefined, 'the good client to see the transport');
-		await waitFor(() => bad.of('event').some((e) => e.id === transport.id), 'the bad client to see the transport');
+		await until('the good client to see the transport', () => good.state.transports[transport.id] !== undefined);
+		await until('the bad client to see the transport', () => bad.of('event').some((e) => e.id === transport.id));
 		assert.equal(good.seq, stack.stream.seq);
 		assert.deepEqual(good.state, stack.sfuObserver.state);
 		assert.equal(stack.stream.clientCount, 2);
@@ -102,7 +103,7 @@ test('a client that never reads is dropped; its backlog stays bounded and others
 	try {
 		await reader.connect();
 		stuck.pause(); // never reads
-		await waitFor(() => stack.stream.clientCount === 2, 'both clients connected');
+		await until('both clients connected', () => stack.stream.clientCount === 2);
 		const dropped = once(stack.stream.observer, 'clientclosed');
 		let closedEvent: { reason: string; peakBacklogBytes: number } | undefined;
 		dropped.then(([event]) => { closedEvent = event as typeof closedEvent; }, () => {});
@@ -120,7 +121,7 @@ test('a client that never reads is dropped; its backlog stays bounded and others
 		stuck.resume();
 		await once(stuck, 'close');
 		// The reader saw every event.
-		await waitFor(() => reader.seq === stack.stream.seq, 'the reader to catch up');
+		await until('the reader to catch up', () => reader.seq === stack.stream.seq);
 		assert.deepEqual(reader.state, stack.sfuObserver.state);
 		assert.equal(reader.state.producers[producer.id]!.paused, producer.paused);
 	} finally {
@@ -146,7 +147,7 @@ test('a snapshot larger than the backlog bound does not lock readers out', async
 			const snapshot = await readers[0]!.request('snapshot', {});
 			assert.equal(Object.keys(snapshot.state.producers).length, 1000);
 			for (const transport of transports.slice(0, 25)) transport.close();
-			await waitFor(() => readers.every((r) => r.seq === stack.stream.seq), 'the readers to catch up');
+			await until('the readers to catch up', () => readers.every((r) => r.seq === stack.stream.seq));
 			assert.equal(stack.stream.clientCount, 2);
 			for (const reader of readers) assert.deepEqual(reader.state, stack.sfuObserver.state);
 		} finally {
@@ -326,22 +327,22 @@ test('the client detects a sequence gap and resyncs from a snapshot', async () =
 		await connecting;
 		const worker = { pid: 42, startedAt: 1 };
 		send({ type: 'event', seq: 6, op: 'add', entity: 'worker', id: '42', record: worker });
-		await waitFor(() => client.seq === 6, 'event 6');
+		await until('event 6', () => client.seq === 6);
 		assert.deepEqual(client.state.workers['42'], worker);
 		const gaps: unknown[] = [];
 		client.on('gap', (gap) => gaps.push(gap));
 		send({ type: 'event', seq: 8, op: 'remove', entity: 'worker', id: '42' });
-		await waitFor(() => requests.length === 1, 'a snapshot request');
+		await until('a snapshot request', () => requests.length === 1);
 		assert.deepEqual(gaps, [{ expectedSeq: 7, seq: 8 }]);
 		assert.equal(requests[0]!.method, 'snapshot');
 		// Events before the answer are covered by it and ignored.
 		send({ type: 'event', seq: 9, op: 'add', entity: 'worker', id: '43', record: { pid: 43, startedAt: 2 } });
 		const fresh = { ...emptyState(), workers: { 44: { pid: 44, startedAt: 3 } } };
 		send({ type: 'response', id: requests[0]!.id, ok: true, result: { type: 'snapshot', seq: 9, state: fresh } });
-		await waitFor(() => client.state.workers['44'] !== undefined, 'the fresh snapshot');
+		await until('the fresh snapshot', () => client.state.workers['44'] !== undefined);
 		assert.deepEqual(client.state, fresh);
 		send({ type: 'event', seq: 10, op: 'remove', entity: 'worker', id: '44' });
-		await waitFor(() => client.seq === 10, 'event 10');
+		await until('event 10', () => client.seq === 10);
 		assert.deepEqual(client.state.workers, {});
 		peer.destroy();
 	} finally {

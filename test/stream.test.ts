@@ -7,8 +7,9 @@ import { ObserverStreamServer } from '../server/stream/ObserverStreamServer.js';
 import { ObserverRequestHandler } from '../server/observer/ObserverRequestHandler.js';
 import type { ObservedState } from '../server/observer/ObservedState.js';
 import {
-	startObserverStack, mediaCodecs, produce, consume, webRtcTransport, plainTransport, waitFor, type ObserverStack
+	startObserverStack, mediaCodecs, produce, consume, webRtcTransport, plainTransport, type ObserverStack
 } from './support/observerFixtures.js';
+import { until } from './support/until.js';
 
 /** A small seeded PRNG so a failing sequence can be replayed. */
 function prng(seed: number): () => number {
@@ -119,7 +120,7 @@ test('the client mirror follows a random sequence of creates, pauses and closes'
 		const truth = new Truth();
 		for (const seed of [1, 2, 3]) {
 			await randomChurn(stack, truth, seed, 120);
-			await waitFor(() => client.seq === stack.stream.seq, 'the client to catch up');
+			await until('the client to catch up', () => client.seq === stack.stream.seq);
 			assert.deepEqual(client.state, stack.sfuObserver.state);
 			assertMatchesTruth(client.state, truth, stack);
 		}
@@ -138,10 +139,10 @@ test('a client that disconnects and reconnects resyncs from the snapshot', async
 		await client.connect();
 		const truth = new Truth();
 		await randomChurn(stack, truth, 7, 60);
-		await waitFor(() => client.seq === stack.stream.seq, 'the client to catch up');
+		await until('the client to catch up', () => client.seq === stack.stream.seq);
 		client.disconnect();
 		assert.equal(client.connected, false);
-		await waitFor(() => stack.stream.clientCount === 0, 'the server to see the client leave');
+		await until('the server to see the client leave', () => stack.stream.clientCount === 0);
 		// Changes the client cannot see while it is away.
 		await randomChurn(stack, truth, 8, 60);
 		assert.notDeepEqual(client.state, stack.sfuObserver.state);
@@ -150,7 +151,7 @@ test('a client that disconnects and reconnects resyncs from the snapshot', async
 		assert.deepEqual(client.state, stack.sfuObserver.state);
 		assertMatchesTruth(client.state, truth, stack, { exact: true });
 		await randomChurn(stack, truth, 9, 40);
-		await waitFor(() => client.seq === stack.stream.seq, 'the client to catch up after reconnecting');
+		await until('the client to catch up after reconnecting', () => client.seq === stack.stream.seq);
 		assert.deepEqual(client.state, stack.sfuObserver.state);
 		assertMatchesTruth(client.state, truth, stack);
 	} finally {
@@ -175,7 +176,7 @@ test('an auto-reconnecting client comes back after the stream server restarts', 
 			socketPath: stack.socketPath, sfuObserver: stack.sfuObserver,
 			requestHandler: new ObserverRequestHandler({ sfuObserver: stack.sfuObserver })
 		});
-		await waitFor(() => client.connected, 'the client to reconnect');
+		await until('the client to reconnect', () => client.connected);
 		// A new stream numbers its events from 0 again; the snapshot tells the client so.
 		assert.equal(client.seq, stack.stream.seq);
 		assert.deepEqual(client.state, stack.sfuObserver.state);
@@ -201,7 +202,7 @@ test('what mediasoup changes silently is re-read before a snapshot and sent as u
 		await producer.pause();
 		await recv.connect({ ip: '127.0.0.1', port: 40999 });
 		await consumer.resume(); // paused → not paused while the producer is paused: no observer event
-		await waitFor(() => first.seq === stack.stream.seq, 'the first client to catch up');
+		await until('the first client to catch up', () => first.seq === stack.stream.seq);
 		assert.equal(first.state.transports[recv.id]!.tuple, null, 'the connect() went unannounced');
 		assert.equal(first.state.consumers[consumer.id]!.paused, true, 'the resume() went unannounced');
 
@@ -212,7 +213,7 @@ test('what mediasoup changes silently is re-read before a snapshot and sent as u
 		assert.equal(second.state.consumers[consumer.id]!.paused, false);
 		assert.equal(second.state.consumers[consumer.id]!.producerPaused, true);
 		// The first client got the same facts as events, before the second one's snapshot.
-		await waitFor(() => first.seq === stack.stream.seq, 'the first client to catch up again');
+		await until('the first client to catch up again', () => first.seq === stack.stream.seq);
 		assert.deepEqual(first.state, second.state);
 		assert.deepEqual(first.state, stack.sfuObserver.state);
 	} finally {

@@ -11,6 +11,7 @@ import { validateConfig, type Config } from '../config/configSchema.js';
 import { Server } from '../server/Server.js';
 import { SyntheticPeer } from '../server/synthetic/SyntheticPeer.js';
 import { SignallingRequestError } from '../server/synthetic/SignallingClient.js';
+import { until } from './support/until.js';
 
 /** The example config with ports 0, one worker, a private observer socket and the given overrides. */
 async function testConfig(dir: string, syntheticPeers: boolean): Promise<Config> {
@@ -58,14 +59,6 @@ async function byteCount(entity: ms.Producer | ms.Consumer): Promise<number> {
 	const type = 'producerId' in entity ? 'outbound-rtp' : 'inbound-rtp';
 	const stats = (await entity.getStats()) as { type: string; byteCount: number }[];
 	return stats.find((s) => s.type === type)?.byteCount ?? 0;
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-	const deadline = Date.now() + timeoutMs;
-	while (!(await check())) {
-		if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-		await new Promise((resolve) => setTimeout(resolve, 50));
-	}
 }
 
 test('three synthetic peers in one room send real RTP through the SFU and receive each other', async () => {

@@ -13,15 +13,7 @@ import { RtpStreamSender } from '../server/synthetic/RtpStreamSender.js';
 import { RtpSink } from '../server/synthetic/RtpSink.js';
 import { syntheticRtpCapabilities } from '../server/synthetic/syntheticRtpCapabilities.js';
 import { loadConfig } from '../server/config/loadConfig.js';
-
-/** Polls `check` until it returns true or the deadline passes; the message says what was awaited. */
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-	const deadline = Date.now() + timeoutMs;
-	while (!(await check())) {
-		if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-		await new Promise((resolve) => setTimeout(resolve, 50));
-	}
-}
+import { until } from './support/until.js';
 
 test('Vp8Stream: 15-bit PictureID descriptors, ≤1200-byte packets, marker on each frame end, periodic keyframes', () => {
 	const stream = new Vp8Stream({ bitrate: 400_000, fps: 30, keyFrameIntervalMs: 1000, width: 320, height: 240 });

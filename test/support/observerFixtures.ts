@@ -92,12 +92,3 @@ export async function webRtcTransport(router: ms.Router, appData: Record<string,
 export async function plainTransport(router: ms.Router, appData: Record<string, unknown> = {}): Promise<ms.PlainTransport> {
 	return router.createPlainTransport({ listenIp: { ip: '127.0.0.1' }, rtcpMux: true, comedia: true, appData });
 }
-
-/** Polls `condition` until it holds or the deadline passes (then fails naming `what`). */
-export async function waitFor(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-	const deadline = Date.now() + timeoutMs;
-	while (!condition()) {
-		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-		await new Promise((resolve) => setTimeout(resolve, 10));
-	}
-}
