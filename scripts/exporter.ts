@@ -10,6 +10,7 @@ import '../server/workerBinary.js';
 import net from 'node:net';
 import { loadConfig, ConfigError } from '../server/config/loadConfig.js';
 import { ExporterService } from '../server/exporter/ExporterService.js';
+import { NamedError } from '../server/NamedError.js';
 
 const USAGE = `usage: scripts/exporter [--socket PATH] [--listen IP] [--port N]
   --socket PATH   the server's observer socket (default: observer.socketPath of the config in use)
@@ -18,12 +19,7 @@ const USAGE = `usage: scripts/exporter [--socket PATH] [--listen IP] [--port N]
                   exporter on the same machine, or set prometheus.enabled = false in the server)
 Other options (deidentify, numeric, quiet, personalLabels, ...) come from the config's prometheus block.`;
 
-class UsageError extends Error {
-	constructor(message: string) {
-		super(message);
-		this.name = 'UsageError';
-	}
-}
+class UsageError extends NamedError {}
 
 type Options = { socket?: string; listen?: string; port?: number; help: boolean };
 

@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { NamedError } from '../server/NamedError.js';
 
 const USAGE = `usage: scripts/fleet-targets --file PATH [options] [HOST:PORT ...]
 Writes a Prometheus file_sd JSON file listing meter-sfu servers (their prometheus.listen:port).
@@ -28,19 +29,9 @@ type TargetGroup = { targets: string[]; labels: Record<string, string> };
 type Mode = 'replace' | 'add' | 'remove';
 type Options = { file: string; lists: string[]; labels: Record<string, string>; mode: Mode; targets: string[] };
 
-class UsageError extends Error {
-	constructor(message: string) {
-		super(message);
-		this.name = 'UsageError';
-	}
-}
+class UsageError extends NamedError {}
 
-class ExistingFileError extends Error {
-	constructor(message: string) {
-		super(message);
-		this.name = 'ExistingFileError';
-	}
-}
+class ExistingFileError extends NamedError {}
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const HOST_NAME = /^(?=.{1,253}$)[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*\.?$/;

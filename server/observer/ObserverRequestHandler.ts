@@ -2,6 +2,7 @@ import debug from 'debug';
 import { Logger } from '../Logger.js';
 import type { SfuObserver, MediasoupObjects } from './SfuObserver.js';
 import type { Requests, RequestMethod } from '../stream/protocol.js';
+import { NamedError } from '../NamedError.js';
 
 const logger = new Logger('ObserverRequestHandler');
 
@@ -19,40 +20,19 @@ const MAX_NAMESPACES_LENGTH = 1_000;
 const DUMP_ENTITIES = ['worker', 'router', 'transport', 'producer', 'consumer'] as const;
 const STATS_ENTITIES = ['transport', 'producer', 'consumer'] as const;
 
-export class BadRequestError extends Error {
-	constructor(message: string) {
-		super(message);
-		this.name = 'BadRequestError';
-	}
-}
+export class BadRequestError extends NamedError {}
 
-export class NotFoundError extends Error {
-	constructor(message: string) {
-		super(message);
-		this.name = 'NotFoundError';
-	}
-}
+export class NotFoundError extends NamedError {}
 
-export class UnknownMethodError extends Error {
+export class UnknownMethodError extends NamedError {
 	constructor(method: string) {
 		super(`unknown method ${JSON.stringify(method.slice(0, 64))}`);
-		this.name = 'UnknownMethodError';
 	}
 }
 
-export class UnavailableError extends Error {
-	constructor(message: string) {
-		super(message);
-		this.name = 'UnavailableError';
-	}
-}
+export class UnavailableError extends NamedError {}
 
-export class TimeoutError extends Error {
-	constructor(message: string) {
-		super(message);
-		this.name = 'TimeoutError';
-	}
-}
+export class TimeoutError extends NamedError {}
 
 /** Requests the handler answers; `snapshot` is the stream's own (it knows the sequence number). */
 export type HandledMethod = Exclude<RequestMethod, 'snapshot'>;

@@ -3,6 +3,7 @@ import type { types as ms } from 'mediasoup';
 import { Logger } from '../Logger.js';
 import { TypedEmitter } from '../TypedEmitter.js';
 import type { Config } from '../../config/configSchema.js';
+import { NamedError } from '../NamedError.js';
 
 const logger = new Logger('WorkerPool');
 
@@ -143,9 +144,4 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
 	}
 }
 
-export class NoWorkerError extends Error {
-	constructor(message: string) {
-		super(message);
-		this.name = 'NoWorkerError';
-	}
-}
+export class NoWorkerError extends NamedError {}

@@ -1,5 +1,6 @@
 import type { RequestMessage, RequestMethod } from './contract.js';
 import { BadRequestError, UnknownMethodError } from './RequestError.js';
+import { NamedError } from '../NamedError.js';
 
 /** Keys that could reach an object's prototype if some code ever merged the payload into one. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -16,7 +17,7 @@ export type ValidatorLimits = { maxRoomIdLength: number; maxDisplayNameLength: n
 /** Why a message was refused, for the rejectedMessages counter. */
 export type RejectReason = 'malformed' | 'forbidden_key' | 'unknown_method' | 'bad_request';
 
-export class RejectedMessageError extends Error {
+export class RejectedMessageError extends NamedError {
 	readonly reason: RejectReason;
 	readonly error: BadRequestError | UnknownMethodError;
 	/** The method, when the message named a known one (for per-method counting). */
@@ -24,7 +25,6 @@ export class RejectedMessageError extends Error {
 
 	constructor(reason: RejectReason, error: BadRequestError | UnknownMethodError, method?: RequestMethod) {
 		super(error.message);
-		this.name = 'RejectedMessageError';
 		this.reason = reason;
 		this.error = error;
 		this.method = method;

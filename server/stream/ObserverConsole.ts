@@ -1,25 +1,16 @@
 import type { ObservedState } from '../observer/ObservedState.js';
 import type { ObserverStreamClient } from './ObserverStreamClient.js';
 import { ConsoleTable, formatBytes, formatDuration, flatten } from './ConsoleTable.js';
+import { NamedError } from '../NamedError.js';
 
 /** What a command produced: `json` for --json, `text` for people. */
 export type CommandOutput = { json: unknown; text: string; quit?: boolean };
 
 /** Wrong command or arguments (exit code 2 in one-shot mode). */
-export class UsageError extends Error {
-	constructor(message: string) {
-		super(message);
-		this.name = 'UsageError';
-	}
-}
+export class UsageError extends NamedError {}
 
 /** An id or room the console looked up in the state and did not find. */
-export class NotFoundError extends Error {
-	constructor(message: string) {
-		super(message);
-		this.name = 'NotFoundError';
-	}
-}
+export class NotFoundError extends NamedError {}
 
 type Command = { usage: string; summary: string; run: (args: string[]) => Promise<CommandOutput> };
 

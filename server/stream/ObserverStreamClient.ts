@@ -7,6 +7,7 @@ import {
 	PROTOCOL_VERSION,
 	type Hello, type ServerMessage, type StateEvent, type Requests, type RequestMethod, type ProtocolError
 } from './protocol.js';
+import { NamedError } from '../NamedError.js';
 
 const logger = new Logger('ObserverStreamClient');
 
@@ -23,26 +24,11 @@ export class ObserverRequestError extends Error {
 	}
 }
 
-export class ObserverTimeoutError extends Error {
-	constructor(message: string) {
-		super(message);
-		this.name = 'ObserverTimeoutError';
-	}
-}
+export class ObserverTimeoutError extends NamedError {}
 
-export class ObserverDisconnectedError extends Error {
-	constructor(message: string) {
-		super(message);
-		this.name = 'ObserverDisconnectedError';
-	}
-}
+export class ObserverDisconnectedError extends NamedError {}
 
-export class ObserverProtocolError extends Error {
-	constructor(message: string) {
-		super(message);
-		this.name = 'ObserverProtocolError';
-	}
-}
+export class ObserverProtocolError extends NamedError {}
 
 export type ObserverStreamClientEvents = {
 	hello: [Hello];

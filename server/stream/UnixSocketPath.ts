@@ -2,25 +2,16 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Logger } from '../Logger.js';
+import { NamedError } from '../NamedError.js';
 
 const logger = new Logger('UnixSocketPath');
 
 /** How long to wait for an existing socket to answer before calling it stale. */
 const PROBE_TIMEOUT_MS = 1_000;
 
-export class UnsafeSocketPathError extends Error {
-	constructor(message: string) {
-		super(message);
-		this.name = 'UnsafeSocketPathError';
-	}
-}
+export class UnsafeSocketPathError extends NamedError {}
 
-export class SocketInUseError extends Error {
-	constructor(message: string) {
-		super(message);
-		this.name = 'SocketInUseError';
-	}
-}
+export class SocketInUseError extends NamedError {}
 
 /**
  * Makes a Unix socket path safe to listen on. The socket carries the SFU's full state (display

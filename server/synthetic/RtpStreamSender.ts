@@ -4,6 +4,7 @@ import { once } from 'node:events';
 import { Logger } from '../Logger.js';
 import { TypedEmitter } from '../TypedEmitter.js';
 import type { RtpStream } from './RtpStream.js';
+import { NamedError } from '../NamedError.js';
 
 const logger = new Logger('RtpStreamSender');
 
@@ -17,10 +18,9 @@ export type RtcpFeedbackCounters = { rtcpPackets: number; receiverReports: numbe
 
 export type RtpStreamSenderEvents = { close: [] };
 
-export class SenderClosedError extends Error {
+export class SenderClosedError extends NamedError {
 	constructor() {
 		super('RtpStreamSender closed');
-		this.name = 'SenderClosedError';
 	}
 }
 

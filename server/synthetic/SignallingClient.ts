@@ -5,19 +5,19 @@ import type {
 	ClientToServerEvents, NotificationMessage, RequestMessage, RequestMethod, Requests, Response,
 	ServerToClientEvents, SignallingErrorName
 } from '../signalling/contract.js';
+import { NamedError } from '../NamedError.js';
 
 const logger = new Logger('SignallingClient');
 
 const DEFAULT_TIMEOUT_MS = 15_000;
 
 /** A request the server refused (`{ ok: false }`), or one that got no answer. */
-export class SignallingRequestError extends Error {
+export class SignallingRequestError extends NamedError {
 	readonly method: string;
 	readonly errorName: SignallingErrorName | 'TimeoutError' | 'DisconnectedError';
 
 	constructor(method: string, errorName: SignallingRequestError['errorName'], message: string) {
 		super(`${method}: ${errorName}: ${message}`);
-		this.name = 'SignallingRequestError';
 		this.method = method;
 		this.errorName = errorName;
 	}

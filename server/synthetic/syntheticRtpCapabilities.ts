@@ -1,9 +1,9 @@
 import type { types as ms } from 'mediasoup';
+import { NamedError } from '../NamedError.js';
 
-export class NoSyntheticCodecError extends Error {
+export class NoSyntheticCodecError extends NamedError {
 	constructor() {
 		super('the router offers neither audio/opus nor video/VP8');
-		this.name = 'NoSyntheticCodecError';
 	}
 }
 
