@@ -40,7 +40,8 @@ const ID_LABELS = ['id', 'transport_id', 'peer_id', 'room_id'];
 
 type Options = { cycles: number; lanes: number; json: boolean; heapSnapshots?: string };
 
-type Figures = {
+/** What `--json` prints (test/hardening-churn.test.ts reads it). */
+export type Figures = {
 	cycles: number;
 	lanes: number;
 	durationSeconds: number;

@@ -2,27 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import type { Figures } from '../scripts/soak.js';
 
 // Churn soak, CI-sized: scripts/soak runs join → produce → consume → leave cycles against a server
 // in its own process (node --expose-gc, so heap figures follow a full GC) while scraping /metrics
 // every 100 ms. `scripts/soak --cycles 5000` is the full run.
 
 const CYCLES = Number(process.env.HARDENING_SOAK_CYCLES ?? 300);
-
-type Figures = {
-	cycles: number;
-	durationSeconds: number;
-	scrapes: number;
-	scrapesOverlapping: number;
-	closedObjects: number;
-	objectSeriesSeen: number;
-	staleSeries: { id: string; metric: string; closedMsBeforeScrapeStart: number }[];
-	errors: string[];
-	objects: { baseline: Record<string, number>; after: Record<string, number> };
-	heap: { startBytes: number; baselineBytes: number; afterBytes: number; dataBaselineBytes: number; dataAfterBytes: number; dataGrowthBytes: number; limitBytes: number; gc: boolean };
-	handles: { baseline: Record<string, number>; after: Record<string, number> };
-	ok: boolean;
-};
 
 function runSoak(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
 	return new Promise((resolve, reject) => {
