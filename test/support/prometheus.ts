@@ -11,8 +11,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-export const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus';
-export const PROMTOOL_BIN = process.env.PROMTOOL_BIN ?? '/usr/bin/promtool';
+const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus';
+const PROMTOOL_BIN = process.env.PROMTOOL_BIN ?? '/usr/bin/promtool';
 
 export type ScrapeJob = {
 	job: string;
@@ -86,8 +86,8 @@ export async function startPrometheus({ jobs, scrapeIntervalSeconds = 1, evaluat
 	};
 	const configFile = path.join(dir, 'prometheus.yml');
 	fs.writeFileSync(configFile, configYaml ?? JSON.stringify(config, null, 2));
-	const check = spawnSync(PROMTOOL_BIN, ['check', 'config', configFile], { encoding: 'utf8' });
-	if (check.status !== 0) throw new Error(`promtool check config failed:\n${check.stdout}${check.stderr}`);
+	const check = promtool(['check', 'config', configFile]);
+	if (check.status !== 0) throw new Error(`promtool check config failed:\n${check.output}`);
 
 	// A free port can be taken between probing and binding: try a few.
 	for (let attempt = 0; ; attempt++) {
@@ -173,14 +173,14 @@ async function waitReady(url: string, child: ChildProcess, timeoutMs: number): P
 	return false;
 }
 
-/** `promtool check metrics` on an exposition (Prometheus text format) on stdin. */
-export function promtoolCheckMetrics(exposition: string): { status: number | null; output: string } {
-	const result = spawnSync(PROMTOOL_BIN, ['check', 'metrics'], { input: exposition, encoding: 'utf8' });
+/** Runs promtool (`input` on its stdin); throws only when it cannot be started. */
+export function promtool(args: string[], { input, cwd }: { input?: string; cwd?: string } = {}): { status: number | null; output: string } {
+	const result = spawnSync(PROMTOOL_BIN, args, { input, cwd, encoding: 'utf8', timeout: 60_000 });
+	if (result.error) throw result.error;
 	return { status: result.status, output: `${result.stdout}${result.stderr}` };
 }
 
-/** `promtool check rules` on rule files. */
-export function promtoolCheckRules(...files: string[]): { status: number | null; output: string } {
-	const result = spawnSync(PROMTOOL_BIN, ['check', 'rules', ...files], { encoding: 'utf8' });
-	return { status: result.status, output: `${result.stdout}${result.stderr}` };
+/** `promtool check metrics` on an exposition (Prometheus text format) on stdin. */
+export function promtoolCheckMetrics(exposition: string): { status: number | null; output: string } {
+	return promtool(['check', 'metrics'], { input: exposition });
 }
