@@ -8,15 +8,9 @@ import path from 'node:path';
 import { Server } from '../server/Server.js';
 import { SyntheticPeer } from '../server/synthetic/SyntheticPeer.js';
 import { testConfig } from './support/signallingServer.js';
-import { parseExposition, type Exposition } from './support/exposition.js';
+import { type Exposition, scrape } from './support/exposition.js';
 import { promtoolCheckMetrics } from './support/prometheus.js';
 import { until } from './support/until.js';
-
-async function scrape(url: string): Promise<Exposition> {
-	const response = await fetch(url);
-	assert.equal(response.status, 200);
-	return parseExposition(await response.text());
-}
 
 /** scripts/exporter on port 0; resolves once it prints its metrics URL. */
 async function startExporterProcess(args: string[]): Promise<{ child: ChildProcess; url: string; output: () => string; stop(): Promise<number | null> }> {
@@ -47,7 +41,7 @@ test('scripts/exporter in its own process: waits for the server, serves the same
 	let server: Server | undefined;
 	const peers: SyntheticPeer[] = [];
 	try {
-		const early = await scrape(exporter.url);
+		const { exposition: early } = await scrape(exporter.url);
 		assert.equal(early.value('meter_sfu_exporter_up'), 0);
 		assert.equal(early.find('edumeet_rooms').length, 0, 'no state without the server');
 		assert.equal(early.value('meter_sfu_build_info', { mediasoup_version: '3.8.4' }), 1);
@@ -61,12 +55,12 @@ test('scripts/exporter in its own process: waits for the server, serves the same
 		const producerIds = peers.flatMap((p) => [...p.producers.values()]).sort();
 		const withStats = (m: Exposition): string[] => m.find('mediasoup_producer_byte_count_bytes').map((s) => s.labels.id!).sort();
 		await until('the separate exporter to see every producer with stats', async () => {
-			const m = await scrape(exporter.url);
+			const { exposition: m } = await scrape(exporter.url);
 			return m.value('meter_sfu_exporter_up') === 1 && withStats(m).join() === producerIds.join();
 		});
 
-		const separate = await scrape(exporter.url);
-		const embedded = await scrape(server.metricsUrl!);
+		const { exposition: separate } = await scrape(exporter.url);
+		const { exposition: embedded } = await scrape(server.metricsUrl!);
 		for (const [name, labels] of [
 			['edumeet_rooms', {}], ['edumeet_peers', { room_id: 'room-x' }], ['edumeet_peers', { room_id: 'room-z' }],
 			['mediasoup_producers', { kind: 'video' }], ['mediasoup_consumers', { kind: 'audio' }], ['edumeet_joins_total', {}],
@@ -86,8 +80,8 @@ test('scripts/exporter in its own process: waits for the server, serves the same
 		await Promise.all(peers.map((p) => p.close()));
 		await server.close();
 		server = undefined;
-		await until('the exporter to notice', async () => (await scrape(exporter.url)).value('meter_sfu_exporter_up') === 0);
-		const after = await scrape(exporter.url);
+		await until('the exporter to notice', async () => (await scrape(exporter.url)).exposition.value('meter_sfu_exporter_up') === 0);
+		const { exposition: after } = await scrape(exporter.url);
 		assert.deepEqual([...after.names()].filter((n) => /^(edumeet|mediasoup)_/.test(n)), []);
 	} finally {
 		await Promise.all(peers.map((p) => p.close()));

@@ -7,7 +7,7 @@ import { startTestServer, opusParameters, type TestServer } from './support/sign
 import { SeededRandom } from './support/SeededRandom.js';
 import { SignallingFuzzer, type FuzzAction, type FuzzMemory } from './support/SignallingFuzzer.js';
 import { promtoolCheckMetrics } from './support/prometheus.js';
-import { parseExposition } from './support/exposition.js';
+import { parseExposition, scrape } from './support/exposition.js';
 import type { NotificationMessage, SignallingErrorName } from '../server/signalling/contract.js';
 import type { Server } from '../server/Server.js';
 import { validateConfig } from '../config/configSchema.js';
@@ -27,12 +27,6 @@ const ERROR_NAMES = new Set<SignallingErrorName>([
 	'BadRequestError', 'UnknownMethodError', 'NotJoinedError', 'AlreadyJoinedError', 'RoomFullError', 'NotFoundError',
 	'NotAllowedError', 'RateLimitError', 'PayloadTooLargeError', 'ServerError'
 ]);
-
-async function scrape(url: string): Promise<string> {
-	const response = await fetch(url, { headers: { connection: 'close' } });
-	assert.equal(response.status, 200);
-	return response.text();
-}
 
 /** Object counts as the observer sees them, and routers as the workers themselves report them. */
 async function objectCounts(server: Server): Promise<Record<string, number>> {
@@ -206,7 +200,7 @@ test(`signalling fuzz: ${MESSAGES} random messages from many sockets; the server
 		const midScrapes: string[] = [];
 		const scraper = (async () => {
 			while (scraping) {
-				midScrapes.push(await scrape(metricsUrl));
+				midScrapes.push((await scrape(metricsUrl)).body);
 				await new Promise((resolve) => setTimeout(resolve, 1000));
 			}
 		})();
@@ -261,7 +255,7 @@ test(`signalling fuzz: ${MESSAGES} random messages from many sockets; the server
 		assert.equal(s.workerPool.workers.length, 2);
 
 		// The exposition after the fuzz: valid, no object series left, the rejections counted.
-		const body = await scrape(metricsUrl);
+		const { body } = await scrape(metricsUrl);
 		const check = promtoolCheckMetrics(body);
 		assert.equal(check.status, 0, check.output);
 		const exposition = parseExposition(body);
@@ -328,7 +322,7 @@ test('per-socket rate limit and message size limit: answered or cut, counted, in
 		const counters = server.server.meetingServer.counters.snapshot();
 		assert.equal(counters.rejectedMessages.rate_limit, 18);
 		assert.equal(counters.rejectedMessages.payload_too_large, 1);
-		const body = await scrape(server.server.metricsUrl!);
+		const { body } = await scrape(server.server.metricsUrl!);
 		const check = promtoolCheckMetrics(body);
 		assert.equal(check.status, 0, check.output);
 		const exposition = parseExposition(body);

@@ -9,7 +9,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { SignallingClient } from './support/signallingClient.js';
 import { startTestServer, type TestServer } from './support/signallingServer.js';
-import { parseExposition, type Exposition } from './support/exposition.js';
+import { scrape } from './support/exposition.js';
 import { promtoolCheckMetrics } from './support/prometheus.js';
 import { OpusStream } from '../server/synthetic/OpusStream.js';
 import { syntheticRtpCapabilities } from '../server/synthetic/syntheticRtpCapabilities.js';
@@ -43,13 +43,6 @@ let server: TestServer;
 let rtp: dgram.Socket;
 const clients: SignallingClient[] = [];
 const peerIds = new Map<string, Hostile>();
-
-async function scrape(): Promise<{ body: string; exposition: Exposition }> {
-	const response = await fetch(server.server.metricsUrl!, { headers: { connection: 'close' } });
-	assert.equal(response.status, 200);
-	const body = await response.text();
-	return { body, exposition: parseExposition(body) };
-}
 
 function runConnect(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
 	return new Promise((resolve, reject) => {
@@ -159,10 +152,10 @@ test('user agents: a line break or a 100 KB header is refused by the HTTP parser
 
 test('the exposition with personal labels: promtool-clean, one line per sample, labels cleaned, cut at 128 and escaped', async () => {
 	await until('every hostile peer\'s producer in the exposition', async () => {
-		const { exposition } = await scrape();
+		const { exposition } = await scrape(server.server.metricsUrl!);
 		return [...peerIds.keys()].every((peerId) => exposition.find('mediasoup_producer_byte_count_bytes', { peer_id: peerId }).length === 1);
 	});
-	const { body, exposition } = await scrape();
+	const { body, exposition } = await scrape(server.server.metricsUrl!);
 	const lint = promtoolCheckMetrics(body);
 	assert.equal(lint.status, 0, lint.output);
 	body.split('\n').forEach((line, i) => assert.doesNotMatch(line, RAW_CONTROL, `line ${i + 1} carries a raw control character or lone surrogate`));

@@ -2,7 +2,7 @@ import '../server/workerBinary.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer } from './support/signallingServer.js';
-import { parseExposition, type Exposition } from './support/exposition.js';
+import { type Exposition, scrape } from './support/exposition.js';
 import { promtoolCheckMetrics } from './support/prometheus.js';
 import { SyntheticPeer } from '../server/synthetic/SyntheticPeer.js';
 import { until } from './support/until.js';
@@ -10,13 +10,6 @@ import { until } from './support/until.js';
 // A worker SIGKILLed during a meeting: the server stays up, the rooms on that worker close with
 // roomClosed and their peers join again on a healthy worker, the death is counted, and the room on
 // the other worker keeps forwarding media throughout.
-
-async function scrape(url: string): Promise<{ body: string; exposition: Exposition }> {
-	const response = await fetch(url, { headers: { connection: 'close' } });
-	assert.equal(response.status, 200);
-	const body = await response.text();
-	return { body, exposition: parseExposition(body) };
-}
 
 /** Bytes the SFU has sent on the consumers of one room, per the exposition. */
 function roomConsumerBytes(exposition: Exposition, roomId: string): number {

@@ -2,6 +2,8 @@
  * A parser for the Prometheus text and OpenMetrics expositions the exporter serves, for asserting
  * on values: one entry per sample line, label values unescaped.
  */
+import assert from 'node:assert/strict';
+
 export type Sample = { name: string; labels: Record<string, string>; value: number };
 
 export type Exposition = {
@@ -39,6 +41,14 @@ export function parseExposition(body: string): Exposition {
 		},
 		names: () => new Set(samples.map((s) => s.name))
 	};
+}
+
+/** One GET of an exposition on a connection of its own (asserts 200): the body and its parse. */
+export async function scrape(url: string): Promise<{ body: string; exposition: Exposition }> {
+	const response = await fetch(url, { headers: { connection: 'close' } });
+	assert.equal(response.status, 200);
+	const body = await response.text();
+	return { body, exposition: parseExposition(body) };
 }
 
 function parseSample(line: string): Sample {
