@@ -2,39 +2,23 @@ import '../server/workerBinary.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { types as ms } from 'mediasoup';
-import { validateConfig, type Config } from '../config/configSchema.js';
-import { Server } from '../server/Server.js';
+import type { Server } from '../server/Server.js';
 import { SyntheticPeer } from '../server/synthetic/SyntheticPeer.js';
 import { SignallingRequestError } from '../server/synthetic/SignallingClient.js';
+import { startTestServer } from './support/signallingServer.js';
 import { until } from './support/until.js';
 
-/** The example config with ports 0, one worker, a private observer socket and the given overrides. */
-async function testConfig(dir: string, syntheticPeers: boolean): Promise<Config> {
-	const example = (await import(pathToFileURL(path.resolve('config/config.example.js')).href) as { default: Record<string, Record<string, unknown>> }).default;
-	return validateConfig({
-		...example,
-		listen: { ip: '127.0.0.1', port: 0 },
-		mediasoup: { ...example.mediasoup, numWorkers: 1, worker: { ...(example.mediasoup!.worker as object), rtcMinPort: 44000, rtcMaxPort: 44999 } },
-		observer: { socketPath: path.join(dir, 'observer.sock') },
-		prometheus: { ...example.prometheus, port: 0 },
-		syntheticPeers: { enabled: syntheticPeers }
-	}, 'test config');
-}
-
+/** A server on its own media port range, with synthetic peers on or off, torn down after `body`. */
 async function withServer(syntheticPeers: boolean, body: (server: Server, media: SfuMedia) => Promise<void>): Promise<void> {
-	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'msfu-synth-'));
-	fs.chmodSync(dir, 0o700);
-	const server = await Server.create({ config: await testConfig(dir, syntheticPeers) });
+	const running = await startTestServer({
+		mediasoup: { worker: { logLevel: 'warn', logTags: [], rtcMinPort: 44000, rtcMaxPort: 44999 } },
+		syntheticPeers: { enabled: syntheticPeers }
+	});
 	try {
-		await body(server, new SfuMedia(server.workerPool.workers));
+		await body(running.server, new SfuMedia(running.server.workerPool.workers));
 	} finally {
-		await server.close();
-		fs.rmSync(dir, { recursive: true, force: true });
+		await running.close();
 	}
 }
 
