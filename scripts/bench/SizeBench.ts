@@ -1,11 +1,12 @@
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { validateConfig, type Config } from '../../config/configSchema.js';
 import { Server } from '../../server/Server.js';
 import { BenchLoad } from './BenchLoad.js';
+import { BenchScraper } from './BenchScraper.js';
+import type { ScrapeTiming } from './benchScraperChild.js';
 import { planTopology, type BenchSize } from './BenchTopology.js';
 import type { LoadTotals } from './benchLoadMessages.js';
 
@@ -46,7 +47,6 @@ export type SizeBenchOptions = {
 	progress: (line: string) => void;
 };
 
-type Scrape = { ms: number; bytes: number; timedOut: boolean };
 type Usage = { at: number; nodeMs: number; workerMs: number; load: LoadTotals };
 
 const JOIN_CONCURRENCY = 8;
@@ -61,6 +61,7 @@ export class SizeBench {
 	readonly #options: SizeBenchOptions;
 	#server?: Server;
 	#load?: BenchLoad;
+	#scraper?: BenchScraper;
 	#dir?: string;
 
 	constructor(options: SizeBenchOptions) {
@@ -71,6 +72,7 @@ export class SizeBench {
 		try {
 			return await this.#run();
 		} finally {
+			this.#scraper?.close();
 			await this.#load?.close();
 			await this.#server?.close();
 			if (this.#dir) fs.rmSync(this.#dir, { recursive: true, force: true });
@@ -85,7 +87,7 @@ export class SizeBench {
 		fs.chmodSync(this.#dir, 0o700);
 		const config = await benchConfig(this.#dir, this.#options.scrapeTimeoutMs);
 		const server = this.#server = await Server.create({ config });
-		const metricsUrl = server.metricsUrl!;
+		const scraper = this.#scraper = new BenchScraper(server.metricsUrl!);
 		const load = this.#load = BenchLoad.start();
 		progress(`${label}: ${topology.peers} peers in ${topology.rooms.length} rooms (${topology.producers} producers, ${topology.consumers} consumers), joining`);
 		const joined = await load.join({ url: server.appUrl, rooms: topology.rooms, videoKbps: this.#options.videoKbps, joinConcurrency: JOIN_CONCURRENCY, sinkSockets: SINK_SOCKETS });
@@ -94,7 +96,7 @@ export class SizeBench {
 
 		const objects = this.#statsTargets();
 		progress(`${label}: ${objects.length} objects; warming up`);
-		for (let i = 0; i < 2; i++) await scrape(metricsUrl);
+		for (let i = 0; i < 2; i++) await scraper.scrape();
 		await sleep(1000);
 
 		progress(`${label}: ${scrapes} rounds of exporter scrape / sequential sweep / concurrent sweep`);
@@ -103,7 +105,7 @@ export class SizeBench {
 		const floorMs: number[] = [];
 		let bodyBytes = 0;
 		const steps = [
-			async () => { const s = await scrape(metricsUrl); exporterMs.push(s.ms); bodyBytes = s.bytes; },
+			async () => { const s = await scraper.scrape(); exporterMs.push(s.ms); bodyBytes = s.bytes; },
 			async () => { sequentialMs.push(await timed(async () => { for (const o of objects) await o.getStats().catch(() => undefined); })); },
 			async () => { floorMs.push(await timed(() => Promise.all(objects.map((o) => o.getStats().catch(() => undefined))))); }
 		];
@@ -113,15 +115,16 @@ export class SizeBench {
 				await steps[(round + i) % steps.length]!();
 				await sleep(50);
 			}
+			progress(`${label}: round ${round + 1}: exporter ${exporterMs.at(-1)!.toFixed(0)} ms, sequential ${sequentialMs.at(-1)!.toFixed(0)} ms, floor ${floorMs.at(-1)!.toFixed(0)} ms`);
 		}
 
 		progress(`${label}: ${scrapes} rounds of one scrape vs two at once`);
 		const oneMs: number[] = [];
 		const twoMs: number[] = [];
 		for (let round = 0; round < scrapes; round++) {
-			oneMs.push((await scrape(metricsUrl)).ms);
+			oneMs.push((await scraper.scrape()).ms);
 			await sleep(50);
-			twoMs.push(await timed(() => Promise.all([scrape(metricsUrl), scrape(metricsUrl)])));
+			twoMs.push(Math.max(...(await scraper.concurrent(2)).map((s) => s.ms)));
 			await sleep(50);
 		}
 
@@ -129,9 +132,9 @@ export class SizeBench {
 		const half = Math.max(1, this.#options.windowSeconds / 2);
 		progress(`${label}: loss and CPU, ${2 * half} s without and ${2 * half} s with a scrape every second`);
 		const quietA = await this.#window(half, null);
-		const withScrapes: Scrape[] = [];
-		const busyA = await this.#window(half, { url: metricsUrl, results: withScrapes });
-		const busyB = await this.#window(half, { url: metricsUrl, results: withScrapes });
+		const withScrapes: ScrapeTiming[] = [];
+		const busyA = await this.#window(half, withScrapes);
+		const busyB = await this.#window(half, withScrapes);
 		const quietB = await this.#window(half, null);
 		const quiet = sumWindows([quietA, quietB]);
 		const busy = sumWindows([busyA, busyB]);
@@ -199,14 +202,14 @@ export class SizeBench {
 	}
 
 	/** `seconds` of media, scraping once a second when `scraping` is given (never two at once, as Prometheus). */
-	async #window(seconds: number, scraping: { url: string; results: Scrape[] } | null): Promise<WindowResult> {
+	async #window(seconds: number, scrapes: ScrapeTiming[] | null): Promise<WindowResult> {
 		const start = await this.#usage();
 		const end = start.at + seconds * 1000;
-		if (scraping) {
+		if (scrapes) {
 			for (let next = start.at; next < end; next += 1000) {
 				const wait = next - performance.now();
 				if (wait > 0) await sleep(wait);
-				scraping.results.push(await scrape(scraping.url));
+				scrapes.push(await this.#scraper!.scrape());
 			}
 		}
 		const rest = end - performance.now();
@@ -248,31 +251,6 @@ async function benchConfig(dir: string, scrapeTimeoutMs?: number): Promise<Confi
 		observer: { ...base.observer, socketPath: path.join(dir, 'observer.sock') },
 		prometheus: { ...base.prometheus, listen: '127.0.0.1', port: 0, ...(scrapeTimeoutMs ? { scrapeTimeoutMs } : {}) }
 	}, 'bench config');
-}
-
-/** One GET /metrics, timed to its last byte; the body is counted and dropped but for its end. */
-export function scrape(url: string, accept?: string): Promise<Scrape> {
-	const t0 = performance.now();
-	return new Promise((resolve, reject) => {
-		const request = http.get(url, { headers: accept ? { accept } : {}, agent: false }, (response) => {
-			let bytes = 0;
-			// The exporter's own families come last: the last two chunks hold its timed-out flag.
-			let previous: Buffer | undefined;
-			let last: Buffer | undefined;
-			response.on('data', (chunk: Buffer) => {
-				bytes += chunk.length;
-				previous = last;
-				last = chunk;
-			});
-			response.on('end', () => {
-				const tail = Buffer.concat([previous, last].filter((b) => b !== undefined)).toString('latin1');
-				if (response.statusCode !== 200) reject(new Error(`GET ${url}: ${response.statusCode}`));
-				else resolve({ ms: performance.now() - t0, bytes, timedOut: /^meter_sfu_exporter_scrape_timed_out 1$/m.test(tail) });
-			});
-			response.on('error', reject);
-		});
-		request.on('error', reject);
-	});
 }
 
 async function timed(body: () => Promise<unknown>): Promise<number> {
