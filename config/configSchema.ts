@@ -307,7 +307,7 @@ export const configSchema = obj({
 		personalLabels: bool({ default: false }),
 		perObjectMetrics: bool({ default: true }),
 		scrapeTimeoutMs: int({ min: 100, max: 120_000, default: 5000 }),
-		statsConcurrency: int({ min: 1, max: 10_000, default: 64 }),
+		statsConcurrency: int({ min: 1, max: 10_000, default: 256 }),
 		/** Access to every page on the metrics port (server/exporter/http). Basic auth or a bearer token, not both. */
 		basicAuthUsers: recordOf(bcryptHash, { keyPattern: /^[^:\u0000-\u001f]{1,128}$/, keyText: 'a user name (no colon)', default: () => ({}) }),
 		bearerToken: nullable(str({ minLength: 16, maxLength: 4096 }), { default: null }),

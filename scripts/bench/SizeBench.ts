@@ -51,6 +51,7 @@ type Usage = { at: number; nodeMs: number; workerMs: number; load: LoadTotals };
 
 const JOIN_CONCURRENCY = 8;
 const SINK_SOCKETS = 8;
+const SATURATED_ROUNDS = 3;
 
 /**
  * One size of scripts/bench-scrape: a Server in this process (so the mediasoup objects are at hand
@@ -99,7 +100,9 @@ export class SizeBench {
 		for (let i = 0; i < 2; i++) await scraper.scrape();
 		await sleep(1000);
 
-		progress(`${label}: ${scrapes} rounds of exporter scrape / sequential sweep / concurrent sweep`);
+		// A saturated worker makes a sequential sweep take tens of seconds: a few rounds tell enough there.
+		const rounds = this.#options.saturate ? Math.min(scrapes, SATURATED_ROUNDS) : scrapes;
+		progress(`${label}: ${rounds} rounds of exporter scrape / sequential sweep / concurrent sweep`);
 		const exporterMs: number[] = [];
 		const sequentialMs: number[] = [];
 		const floorMs: number[] = [];
@@ -109,7 +112,7 @@ export class SizeBench {
 			async () => { sequentialMs.push(await timed(async () => { for (const o of objects) await o.getStats().catch(() => undefined); })); },
 			async () => { floorMs.push(await timed(() => Promise.all(objects.map((o) => o.getStats().catch(() => undefined))))); }
 		];
-		for (let round = 0; round < scrapes; round++) {
+		for (let round = 0; round < rounds; round++) {
 			// Rotate the order so drift in the machine's load hits all three alike.
 			for (let i = 0; i < steps.length; i++) {
 				await steps[(round + i) % steps.length]!();
