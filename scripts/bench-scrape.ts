@@ -75,7 +75,7 @@ function table(results: readonly SizeResult[]): string {
 		['producers/consumers', (r) => `${r.producers}/${r.consumers}${r.saturate ? ' (saturated)' : ''}`],
 		['exporter p50 ms', (r) => r.exporterP50Ms.toFixed(1)],
 		['p95 ms', (r) => r.exporterP95Ms.toFixed(1)],
-		['sequential p50 ms', (r) => r.sequentialP50Ms.toFixed(1)],
+		['sequential p50 ms', (r) => `${r.sequentialCapped ? '> ' : ''}${r.sequentialP50Ms.toFixed(1)}`],
 		['floor p50 ms', (r) => r.floorP50Ms.toFixed(1)],
 		['sequential / exporter', (r) => ratio(r.sequentialP50Ms, r.exporterP50Ms)],
 		['exporter / floor', (r) => ratio(r.exporterP50Ms, r.floorP50Ms)],
@@ -119,6 +119,8 @@ async function main(): Promise<number> {
 		});
 		const result = await bench.run();
 		progress(`${result.producers}/${result.consumers}: exporter p50 ${result.exporterP50Ms} ms, sequential ${result.sequentialP50Ms} ms, floor ${result.floorP50Ms} ms`);
+		// The whole result too, so a run cut short keeps what it measured.
+		progress(`${result.producers}/${result.consumers}: ${JSON.stringify(result)}`);
 		results.push(result);
 	}
 	const loadAverage = { before: round2(loadBefore), after: round2(os.loadavg()[0]!), cores: os.availableParallelism() };

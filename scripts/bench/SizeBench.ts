@@ -18,6 +18,8 @@ export type SizeResult = {
 	exporterP95Ms: number;
 	sequentialP50Ms: number;
 	floorP50Ms: number;
+	/** The sequential sweep was stopped at its cap (saturated worker): sequentialP50Ms is a lower bound. */
+	sequentialCapped: boolean;
 	/** Wall time of two concurrent scrapes over that of one (medians). */
 	concurrentScrapesRatio: number;
 	nodeCpuMsPerScrape: number;
@@ -51,7 +53,8 @@ type Usage = { at: number; nodeMs: number; workerMs: number; load: LoadTotals };
 
 const JOIN_CONCURRENCY = 8;
 const SINK_SOCKETS = 8;
-const SATURATED_ROUNDS = 3;
+const SATURATED_ROUNDS = 1;
+const SATURATED_SEQUENTIAL_CAP_MS = 60_000;
 
 /**
  * One size of scripts/bench-scrape: a Server in this process (so the mediasoup objects are at hand
@@ -100,16 +103,29 @@ export class SizeBench {
 		for (let i = 0; i < 2; i++) await scraper.scrape();
 		await sleep(1000);
 
-		// A saturated worker makes a sequential sweep take tens of seconds: a few rounds tell enough there.
+		// A saturated worker makes a sequential sweep take minutes: one round tells enough there.
 		const rounds = this.#options.saturate ? Math.min(scrapes, SATURATED_ROUNDS) : scrapes;
 		progress(`${label}: ${rounds} rounds of exporter scrape / sequential sweep / concurrent sweep`);
 		const exporterMs: number[] = [];
 		const sequentialMs: number[] = [];
 		const floorMs: number[] = [];
 		let bodyBytes = 0;
+		let sequentialCapped = false;
 		const steps = [
 			async () => { const s = await scraper.scrape(); exporterMs.push(s.ms); bodyBytes = s.bytes; },
-			async () => { sequentialMs.push(await timed(async () => { for (const o of objects) await o.getStats().catch(() => undefined); })); },
+			async () => {
+				// Capped on a saturated worker, where it takes minutes: the figure is then a lower bound.
+				const cap = this.#options.saturate ? performance.now() + SATURATED_SEQUENTIAL_CAP_MS : Infinity;
+				sequentialMs.push(await timed(async () => {
+					for (const o of objects) {
+						if (performance.now() > cap) {
+							sequentialCapped = true;
+							break;
+						}
+						await o.getStats().catch(() => undefined);
+					}
+				}));
+			},
 			async () => { floorMs.push(await timed(() => Promise.all(objects.map((o) => o.getStats().catch(() => undefined))))); }
 		];
 		for (let round = 0; round < rounds; round++) {
@@ -151,6 +167,7 @@ export class SizeBench {
 			exporterP50Ms: round1(quantile(exporterMs, 0.5)),
 			exporterP95Ms: round1(quantile(exporterMs, 0.95)),
 			sequentialP50Ms: round1(quantile(sequentialMs, 0.5)),
+			sequentialCapped,
 			floorP50Ms: round1(quantile(floorMs, 0.5)),
 			concurrentScrapesRatio: round3(quantile(twoMs, 0.5) / quantile(oneMs, 0.5)),
 			nodeCpuMsPerScrape: round1(perScrape('nodeMs')),
