@@ -34,11 +34,6 @@ export class BenchScraper {
 		return (await this.#ask(1))[0]!;
 	}
 
-	/** `count` scrapes sent at once; resolves when all have answered. */
-	concurrent(count: number): Promise<ScrapeTiming[]> {
-		return this.#ask(count);
-	}
-
 	close(): void {
 		if (this.#child.connected) this.#child.disconnect();
 	}
