@@ -185,17 +185,6 @@ function heapUsedAfterGc(): { all: number; data: number } {
 	return { all, data: all - code };
 }
 
-async function objectCounts(server: Server): Promise<Record<string, number>> {
-	const state = server.sfuObserver.state;
-	const counts: Record<string, number> = {};
-	for (const kind of ['rooms', 'peers', 'routers', 'transports', 'producers', 'consumers'] as const) counts[kind] = Object.keys(state[kind]).length;
-	let workerRouters = 0;
-	for (const worker of server.workerPool.workers) workerRouters += ((await worker.dump()) as { routerIds: string[] }).routerIds.length;
-	counts.workerRouters = workerRouters;
-	counts.sockets = server.meetingServer.counters.snapshot().connectedSockets;
-	return counts;
-}
-
 async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<boolean> {
 	const deadline = Date.now() + timeoutMs;
 	while (!(await condition())) {
@@ -348,7 +337,7 @@ async function main(): Promise<void> {
 		// Every object closed, every socket gone: then the counts are comparable.
 		let counts: Record<string, number> = {};
 		await until(async () => {
-			counts = await objectCounts(server);
+			counts = await server.objectCounts();
 			return Object.values(counts).every((n) => n === 0);
 		}, 15_000);
 		return counts;

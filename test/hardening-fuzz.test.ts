@@ -28,19 +28,6 @@ const ERROR_NAMES = new Set<SignallingErrorName>([
 	'NotAllowedError', 'RateLimitError', 'PayloadTooLargeError', 'ServerError'
 ]);
 
-/** Object counts as the observer sees them, and routers as the workers themselves report them. */
-async function objectCounts(server: Server): Promise<Record<string, number>> {
-	const state = server.sfuObserver.state;
-	const counts: Record<string, number> = {};
-	for (const kind of ['rooms', 'peers', 'routers', 'transports', 'producers', 'consumers'] as const) counts[kind] = Object.keys(state[kind]).length;
-	let workerRouters = 0;
-	for (const worker of server.workerPool.workers) workerRouters += ((await worker.dump()) as { routerIds: string[] }).routerIds.length;
-	counts.workerRouters = workerRouters;
-	counts.meetingRooms = server.meetingServer.rooms.size;
-	counts.connectedSockets = server.meetingServer.counters.snapshot().connectedSockets;
-	return counts;
-}
-
 function isResponse(value: unknown): boolean {
 	if (typeof value !== 'object' || value === null) return false;
 	const r = value as { ok?: unknown; data?: unknown; error?: { name?: unknown; message?: unknown } };
@@ -188,7 +175,7 @@ test(`signalling fuzz: ${MESSAGES} random messages from many sockets; the server
 	const prototypeKeys = Object.getOwnPropertyNames(Object.prototype).sort();
 	try {
 		const s = server.server;
-		const baseline = await objectCounts(s);
+		const baseline = await s.objectCounts();
 		const metricsUrl = s.metricsUrl!;
 		const shared: FuzzMemory = { transportIds: [], producerIds: [], consumerIds: [], peerIds: [] };
 		const roomIds = ['fuzz-a', 'fuzz-b', 'fuzz-c', 'fuzz-d', 'fuzz-e', 'fuzz-f', 'bad room', '', '../x'];
@@ -248,7 +235,7 @@ test(`signalling fuzz: ${MESSAGES} random messages from many sockets; the server
 		// Every socket is closed: rooms empty and close after their grace period; every object goes.
 		let last: Record<string, number> = {};
 		await until('mediasoup objects back at the baseline', async () => {
-			last = await objectCounts(s);
+			last = await s.objectCounts();
 			return JSON.stringify(last) === JSON.stringify(baseline);
 		}, 20_000).catch(() => assert.deepEqual(last, baseline));
 		assert.equal(s.workerPool.deaths, 0, 'no worker died');
