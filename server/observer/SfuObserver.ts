@@ -6,7 +6,7 @@ import { TypedEmitter } from '../TypedEmitter.js';
 import {
 	emptyState, copyState, applyStateChange, collectionOf,
 	type ObservedState, type EntityKind, type EntityKinds, type StateChange, type TupleRecord,
-	type ProducerScoreRecord, type ConsumerRecord
+	type ProducerScoreRecord, type ConsumerRecord, type TransportRecord
 } from './ObservedState.js';
 import type { ObservedMeetingServer, ObservedPeer, ObservedRoom, ObservedWorkerPool, ActiveSpeaker } from './ObservedSources.js';
 
@@ -218,9 +218,7 @@ export class SfuObserver extends TypedEmitter<SfuObserverEvents> {
 		const transport = this.#get('transport', transportId);
 		this.#objects.producer.set(id, producer);
 		this.#add('producer', id, {
-			id, transportId, routerId: transport?.routerId ?? '',
-			roomId: stringOrNull(producer.appData.roomId) ?? transport?.roomId ?? null,
-			peerId: stringOrNull(producer.appData.peerId) ?? transport?.peerId ?? null,
+			id, ...streamOwner(producer.appData, transportId, transport),
 			kind: producer.kind, type: producer.type,
 			mimeType: producer.rtpParameters.codecs[0]?.mimeType ?? '',
 			paused: producer.paused,
@@ -246,9 +244,7 @@ export class SfuObserver extends TypedEmitter<SfuObserverEvents> {
 		const transport = this.#get('transport', transportId);
 		this.#objects.consumer.set(id, consumer);
 		this.#add('consumer', id, {
-			id, transportId, routerId: transport?.routerId ?? '',
-			roomId: stringOrNull(consumer.appData.roomId) ?? transport?.roomId ?? null,
-			peerId: stringOrNull(consumer.appData.peerId) ?? transport?.peerId ?? null,
+			id, ...streamOwner(consumer.appData, transportId, transport),
 			producerId: consumer.producerId,
 			kind: consumer.kind, type: consumer.type,
 			mimeType: consumer.rtpParameters.codecs[0]?.mimeType ?? '',
@@ -316,6 +312,20 @@ export class SfuObserver extends TypedEmitter<SfuObserverEvents> {
 			this.#remove('peer', id);
 		});
 	}
+}
+
+/**
+ * Where a producer or consumer belongs: its own appData first, else its transport's record (a
+ * transport made outside the meeting server carries no appData of ours).
+ */
+function streamOwner(appData: Record<string, unknown>, transportId: string, transport: TransportRecord | undefined):
+	{ transportId: string; routerId: string; roomId: string | null; peerId: string | null } {
+	return {
+		transportId,
+		routerId: transport?.routerId ?? '',
+		roomId: stringOrNull(appData.roomId) ?? transport?.roomId ?? null,
+		peerId: stringOrNull(appData.peerId) ?? transport?.peerId ?? null
+	};
 }
 
 function stringOrNull(value: unknown): string | null {
