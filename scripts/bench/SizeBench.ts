@@ -9,6 +9,7 @@ import { BenchScraper } from './BenchScraper.js';
 import type { ScrapeTiming } from './benchScraperChild.js';
 import { planTopology, type BenchSize } from './BenchTopology.js';
 import type { LoadTotals } from './benchLoadMessages.js';
+import { processCpuMs } from './processCpuMs.js';
 
 /** One size's figures; latencies in ms, losses in percent of the packets the sink expected. */
 export type SizeResult = {
@@ -32,6 +33,8 @@ export type SizeResult = {
 	saturate: boolean;
 	forwardedPps: number;
 	workerCpuPercent: number;
+	/** CPU of the bench's load (synthetic senders and the RTP sink) without scraping, % of a core. */
+	loadCpuPercent: number;
 	scrapeTimeoutMs: number;
 	/** Slowest scrape of the scrape-every-second windows, and how many said they timed out. */
 	maxScrapeMs: number;
@@ -161,7 +164,7 @@ export class SizeBench {
 		const quietB = await this.#window(half, null);
 		const quiet = sumWindows([quietA, quietB]);
 		const busy = sumWindows([busyA, busyB]);
-		const rate = (w: WindowResult, key: 'nodeMs' | 'workerMs'): number => w[key] / w.seconds;
+		const rate = (w: WindowResult, key: 'nodeMs' | 'workerMs' | 'loadMs'): number => w[key] / w.seconds;
 		const perScrape = (key: 'nodeMs' | 'workerMs'): number => withScrapes.length === 0 ? 0
 			: Math.max(0, (rate(busy, key) - rate(quiet, key)) * busy.seconds / withScrapes.length);
 
@@ -183,6 +186,7 @@ export class SizeBench {
 			saturate: this.#options.saturate,
 			forwardedPps: Math.round(quiet.recvPackets / quiet.seconds),
 			workerCpuPercent: round1(100 * rate(quiet, 'workerMs') / 1000),
+			loadCpuPercent: round1(100 * rate(quiet, 'loadMs') / 1000),
 			scrapeTimeoutMs: config.prometheus.scrapeTimeoutMs,
 			maxScrapeMs: round1(Math.max(0, ...withScrapes.map((s) => s.ms))),
 			timedOutScrapes: withScrapes.filter((s) => s.timedOut).length,
@@ -218,8 +222,6 @@ export class SizeBench {
 	async #usage(): Promise<Usage> {
 		const cpu = process.cpuUsage();
 		let workerMs = 0;
-		// From /proc, not worker.getResourceUsage(): a saturated worker leaves channel requests
-		// unanswered for seconds (15 s and mediasoup gives up), the kernel's counters never wait.
 		for (const worker of this.#server!.workerPool.workers) workerMs += processCpuMs(worker.pid);
 		return { at: performance.now(), nodeMs: (cpu.user + cpu.system) / 1000, workerMs, load: await this.#load!.totals() };
 	}
@@ -242,6 +244,7 @@ export class SizeBench {
 			seconds: (stop.at - start.at) / 1000,
 			nodeMs: stop.nodeMs - start.nodeMs,
 			workerMs: stop.workerMs - start.workerMs,
+			loadMs: stop.load.cpuMs - start.load.cpuMs,
 			recvPackets: stop.load.recvPackets - start.load.recvPackets,
 			expected: stop.load.expected - start.load.expected,
 			lost: stop.load.lost - start.load.lost
@@ -249,18 +252,10 @@ export class SizeBench {
 	}
 }
 
-/** CPU time (user + system) of a process so far, from /proc/PID/stat (in USER_HZ ticks, 100 per second on Linux). */
-function processCpuMs(pid: number): number {
-	const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-	// Fields after the command name (which may hold spaces) start at its closing parenthesis.
-	const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-	return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-type WindowResult = { seconds: number; nodeMs: number; workerMs: number; recvPackets: number; expected: number; lost: number };
+type WindowResult = { seconds: number; nodeMs: number; workerMs: number; loadMs: number; recvPackets: number; expected: number; lost: number };
 
 function sumWindows(windows: WindowResult[]): WindowResult {
-	const sum: WindowResult = { seconds: 0, nodeMs: 0, workerMs: 0, recvPackets: 0, expected: 0, lost: 0 };
+	const sum: WindowResult = { seconds: 0, nodeMs: 0, workerMs: 0, loadMs: 0, recvPackets: 0, expected: 0, lost: 0 };
 	for (const w of windows) for (const key of Object.keys(sum) as (keyof WindowResult)[]) sum[key] += w[key];
 	return sum;
 }

@@ -1,14 +1,15 @@
 /**
- * The bench's load: synthetic peers and the RTP sink in a process of their own, so the bench's
- * scraping and sweeping (in the server's process) cannot stall the sink and show up as loss.
+ * The bench's load: synthetic peers in a process of their own and the RTP sink in another
+ * (NativeRtpSink), so the bench's scraping and sweeping (in the server's process) cannot stall the
+ * sink and show up as loss, and receiving ~100,000 packets/s does not take a core from the server.
  * Driven over IPC by BenchLoad (scripts/bench/BenchLoad.ts).
  */
 import '../../server/workerBinary.js';
-import { RtpSink } from '../../server/synthetic/RtpSink.js';
 import { SyntheticPeer } from '../../server/synthetic/SyntheticPeer.js';
+import { NativeRtpSink } from './NativeRtpSink.js';
 import type { FromLoad, LoadTotals, ToLoad } from './benchLoadMessages.js';
 
-let sink: RtpSink | undefined;
+let sink: NativeRtpSink | undefined;
 const peers: SyntheticPeer[] = [];
 
 function send(message: FromLoad): void {
@@ -16,7 +17,7 @@ function send(message: FromLoad): void {
 }
 
 async function join({ url, rooms, videoKbps, joinConcurrency, sinkSockets }: Extract<ToLoad, { type: 'join' }>): Promise<void> {
-	sink ??= await RtpSink.create({ sockets: sinkSockets });
+	sink ??= await NativeRtpSink.create({ sockets: sinkSockets });
 	const jobs: { roomId: string; name: string; sends: boolean }[] = [];
 	for (const room of rooms) {
 		for (let i = 1; i <= room.senders; i++) jobs.push({ roomId: room.roomId, name: `${room.roomId}-sender-${i}`, sends: true });
@@ -40,8 +41,11 @@ async function join({ url, rooms, videoKbps, joinConcurrency, sinkSockets }: Ext
 	send({ type: 'joined', peers: peers.length, failures, firstError });
 }
 
-function totals(): LoadTotals {
-	const out: LoadTotals = { peers: peers.length, consumers: 0, receiving: 0, sentPackets: 0, recvPackets: 0, expected: 0, lost: 0 };
+async function totals(): Promise<LoadTotals> {
+	await sink?.refresh();
+	const cpu = process.cpuUsage();
+	const cpuMs = (cpu.user + cpu.system) / 1000 + (sink?.cpuMs ?? 0);
+	const out: LoadTotals = { peers: peers.length, consumers: 0, receiving: 0, sentPackets: 0, recvPackets: 0, expected: 0, lost: 0, cpuMs };
 	for (const peer of peers) {
 		const { sent, received } = peer.stats();
 		out.sentPackets += (sent.audio?.packets ?? 0) + (sent.video?.packets ?? 0);
@@ -65,7 +69,7 @@ process.on('message', (message: ToLoad) => {
 	const run = async (): Promise<void> => {
 		switch (message.type) {
 			case 'join': return join(message);
-			case 'totals': return send({ type: 'totals', totals: totals() });
+			case 'totals': return send({ type: 'totals', totals: await totals() });
 			case 'close': return close();
 		}
 	};

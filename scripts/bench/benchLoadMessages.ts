@@ -11,6 +11,8 @@ export type LoadTotals = {
 	/** RFC 3550 expected / lost at the sink, summed over every consumer's stream. */
 	expected: number;
 	lost: number;
+	/** CPU time so far of the load process and its sink (ms). */
+	cpuMs: number;
 };
 
 export type ToLoad =

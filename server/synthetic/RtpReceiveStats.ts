@@ -47,6 +47,17 @@ export class RtpReceiveStats {
 		return expected === 0 ? 0 : this.lost / expected;
 	}
 
+	/**
+	 * Takes counts kept by another receiver (the bench's native sink, scripts/bench/NativeRtpSink.ts)
+	 * in place of record()ing packets here; keyframes and markers are then not counted.
+	 */
+	overwrite({ packets, bytes, expected }: { packets: number; bytes: number; expected: number }): void {
+		this.packets = packets;
+		this.bytes = bytes;
+		this.#baseSeq = 0;
+		this.#maxExtSeq = expected - 1;
+	}
+
 	/** Accounts one RTP packet; `packet` is the whole datagram, already known to be RTP. */
 	record(packet: Buffer, nowMs: number): void {
 		const seq = packet.readUInt16BE(2);

@@ -24,6 +24,9 @@ export type RtpSinkTotals = {
 
 export type RtpSinkEvents = { close: [] };
 
+/** What a SyntheticPeer needs of a sink (this class, or the bench's NativeRtpSink). */
+export type ConsumerRtpSink = Pick<RtpSink, 'nextAddress' | 'watch' | 'close'>;
+
 /**
  * Receives consumers' RTP on loopback UDP. Several sockets share the load (recv transports are
  * connected to them in turn); every datagram is accounted to an RtpReceiveStats keyed by the

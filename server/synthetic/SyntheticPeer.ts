@@ -2,7 +2,7 @@ import { Logger } from '../Logger.js';
 import { TypedEmitter } from '../TypedEmitter.js';
 import type { MediaKind, NotificationMessage, Notifications, PeerInfo, PlainTransportOptions } from '../signalling/contract.js';
 import { SignallingClient } from './SignallingClient.js';
-import { RtpSink } from './RtpSink.js';
+import { RtpSink, type ConsumerRtpSink } from './RtpSink.js';
 import type { RtpReceiveStats } from './RtpReceiveStats.js';
 import { RtpStreamSender } from './RtpStreamSender.js';
 import type { RtpStream } from './RtpStream.js';
@@ -25,7 +25,7 @@ export type SyntheticPeerOptions = {
 	/** VP8 bitrate in bits per second. */
 	videoBitrate?: number;
 	/** Shared sink for consumers' RTP; by default the peer makes (and closes) its own. */
-	sink?: RtpSink;
+	sink?: ConsumerRtpSink;
 	requestTimeoutMs?: number;
 };
 
@@ -62,7 +62,7 @@ export class SyntheticPeer extends TypedEmitter<SyntheticPeerEvents> {
 	readonly roomId: string;
 	readonly peerId: string;
 	readonly #signalling: SignallingClient;
-	readonly #sink: RtpSink;
+	readonly #sink: ConsumerRtpSink;
 	readonly #ownSink: boolean;
 	readonly #consumers = new Map<string, SyntheticConsumer>();
 	readonly #producers = new Map<MediaKind, string>();
@@ -106,7 +106,7 @@ export class SyntheticPeer extends TypedEmitter<SyntheticPeerEvents> {
 	}
 
 	private constructor({ signalling, roomId, peerId, sink, ownSink, peers }: {
-		signalling: SignallingClient; roomId: string; peerId: string; sink: RtpSink; ownSink: boolean; peers: PeerInfo[];
+		signalling: SignallingClient; roomId: string; peerId: string; sink: ConsumerRtpSink; ownSink: boolean; peers: PeerInfo[];
 	}) {
 		super();
 		this.#signalling = signalling;
