@@ -244,9 +244,31 @@ test('getStats: fields keep only those keys (and type), ownEntriesOnly drops a c
 			udp.close();
 		}
 
+		// The producer's own getStats(), counted: with its consumer in the same request it is not called.
+		const ownGetStats = producer.getStats.bind(producer);
+		let producerCalls = 0;
+		producer.getStats = () => { producerCalls++; return ownGetStats(); };
 		const full = await client.request('getStats', { ids });
 		const types = (id: string, stats: Record<string, unknown[]>): string[] => stats[id]!.map((e) => (e as { type: string }).type);
 		assert.deepEqual(types(consumer.id, full.stats), ['outbound-rtp', 'inbound-rtp'], 'a consumer\'s stats carry its producer\'s entry');
+		assert.equal(producerCalls, 0, 'the producer\'s stats came with its consumer\'s');
+		const alone = await client.request('getStats', { ids: [producer.id] });
+		assert.equal(producerCalls, 1, 'asked alone, the producer is asked');
+		const [fromConsumer] = full.stats[producer.id] as Record<string, unknown>[];
+		const [fromProducer] = alone.stats[producer.id] as Record<string, unknown>[];
+		assert.deepEqual(Object.keys(fromConsumer!).sort(), Object.keys(fromProducer!).sort(), 'the same entry, field for field');
+		assert.equal(fromConsumer!.ssrc, ssrc);
+		assert.deepEqual({ ...fromConsumer, timestamp: 0, bitrate: 0 }, { ...fromProducer, timestamp: 0, bitrate: 0 }, 'and the same values (no RTP since)');
+		assert.deepEqual(full.stats[producer.id], [full.stats[consumer.id]![1]], 'it is the consumer\'s copy');
+		// A consumer that fails to answer leaves its producer to be asked itself, in the same request.
+		const ownConsumerGetStats = consumer.getStats.bind(consumer);
+		consumer.getStats = () => Promise.reject(new Error('consumer gone'));
+		const failed = await client.request('getStats', { ids: [producer.id, consumer.id] });
+		consumer.getStats = ownConsumerGetStats;
+		assert.deepEqual(failed.errors, { [consumer.id]: 'consumer gone' });
+		assert.deepEqual(types(producer.id, failed.stats), ['inbound-rtp']);
+		assert.equal(producerCalls, 2);
+		assert.deepEqual(failed.timedOut, []);
 
 		const lean = await client.request('getStats', { ids, fields: ['byteCount', 'bytesReceived', 'score'], ownEntriesOnly: true, concurrency: 1 });
 		assert.deepEqual(types(consumer.id, lean.stats), ['outbound-rtp']);

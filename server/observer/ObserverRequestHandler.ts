@@ -86,22 +86,32 @@ export class ObserverRequestHandler {
 		}
 		if (typeof ownEntriesOnly !== 'boolean') throw new BadRequestError('ownEntriesOnly: expected a boolean');
 		const project = fields ? projection(fields as string[]) : undefined;
-		const queue = [...new Set(ids as string[])];
-		const pending = new Set(queue);
+		const unique = [...new Set(ids as string[])];
+		const standIns = this.#producerStandIns(unique);
+		const stoodIn = new Set(standIns.values());
+		const queue = unique.filter((id) => !stoodIn.has(id));
+		const pending = new Set(unique);
 		const stats: Record<string, unknown[]> = {};
 		const errors: Record<string, string> = {};
 		let expired = false;
 		const runner = async (): Promise<void> => {
 			for (let id = queue.shift(); id !== undefined && !expired; id = queue.shift()) {
 				const found = this.#statsTarget(id);
+				const standsInFor = standIns.get(id);
 				try {
 					if (!found) throw new NotFoundError('not found');
 					let result = (await found.target.getStats()) as unknown[];
+					if (standsInFor !== undefined && !expired) {
+						stats[standsInFor] = result.filter(isInboundRtp).map((e) => (project ? project(e) : e));
+						pending.delete(standsInFor);
+					}
 					// A consumer's stats end with a copy of its producer's inbound-rtp entry.
-					if (ownEntriesOnly && found.entity === 'consumer') result = result.filter((e) => (e as { type?: unknown }).type !== 'inbound-rtp');
+					if (ownEntriesOnly && found.entity === 'consumer') result = result.filter((e) => !isInboundRtp(e));
 					if (!expired) stats[id] = project ? result.map(project) : result;
 				} catch (error) {
 					if (!expired) errors[id] = (error as Error).message;
+					// The producer is asked itself after all (by this runner, which is still going).
+					if (standsInFor !== undefined && !expired) queue.push(standsInFor);
 				}
 				if (!expired) pending.delete(id);
 			}
@@ -113,6 +123,30 @@ export class ObserverRequestHandler {
 		clearTimeout(timer);
 		expired = true;
 		return { stats, errors, timedOut: [...pending] };
+	}
+
+	/**
+	 * Consumer id → producer id, for the producers of this request whose stats one of their consumers
+	 * in it can bring: a single-encoding producer's getStats() is its one inbound-rtp entry, and a
+	 * simple consumer's getStats() ends with a copy of that same entry (mediasoup 3.8's
+	 * SimpleConsumer::FillJsonStats), so asking the worker for both would fill the same JSON twice.
+	 * At 200 producers with 2,000 consumers that saves 200 of 2,400 worker requests per sweep.
+	 */
+	#producerStandIns(ids: readonly string[]): Map<string, string> {
+		const producers = new Set<string>();
+		for (const id of ids) {
+			const producer = this.#sfuObserver.lookup('producer', id);
+			if (producer && !producer.closed && producer.type === 'simple') producers.add(id);
+		}
+		const standIns = new Map<string, string>();
+		if (producers.size === 0) return standIns;
+		for (const id of ids) {
+			const consumer = this.#sfuObserver.lookup('consumer', id);
+			if (!consumer || consumer.closed || consumer.type !== 'simple' || !producers.has(consumer.producerId)) continue;
+			standIns.set(id, consumer.producerId);
+			producers.delete(consumer.producerId);
+		}
+		return standIns;
 	}
 
 	#statsTarget(id: string): { entity: (typeof STATS_ENTITIES)[number]; target: MediasoupObjects['transport' | 'producer' | 'consumer'] } | undefined {
@@ -182,6 +216,10 @@ function currentNamespaces(): string {
 	const namespaces = debug.disable();
 	debug.enable(namespaces);
 	return namespaces;
+}
+
+function isInboundRtp(entry: unknown): boolean {
+	return (entry as { type?: unknown } | null)?.type === 'inbound-rtp';
 }
 
 function isFieldName(value: unknown): value is string {
