@@ -64,9 +64,7 @@ export class SnapshotCollector {
 		}
 
 		const initial = source.state;
-		const ids = [...Object.keys(initial.transports)];
-		if (this.#perObjectMetrics) ids.push(...Object.keys(initial.producers), ...Object.keys(initial.consumers));
-		const sweep = StatsSweep.start({ source, ids, deadline, concurrency: this.#statsConcurrency });
+		const sweep = StatsSweep.start({ source, groups: sweepGroups(initial, this.#perObjectMetrics), deadline, concurrency: this.#statsConcurrency });
 		const settled = new Set<SnapshotPart>();
 		const timed = <T>(part: SnapshotPart, promise: Promise<T>): Promise<T | null> => promise.then(
 			(value) => {
@@ -119,6 +117,22 @@ export class SnapshotCollector {
 	#snapshot({ t0, ...rest }: Omit<MetricsSnapshot, 'totals' | 'durationSeconds'> & { t0: number }): MetricsSnapshot {
 		return { ...rest, totals: { ...this.#totals }, durationSeconds: (performance.now() - t0) / 1000 };
 	}
+}
+
+/**
+ * What a sweep asks for: the transports, then (per object) each producer followed by its consumers,
+ * so that the server can take the producer's stats from a consumer's answer (see StatsSweep).
+ */
+function sweepGroups(state: Readonly<ObservedState>, perObjectMetrics: boolean): string[][] {
+	const groups = Object.keys(state.transports).map((id) => [id]);
+	if (!perObjectMetrics) return groups;
+	const byProducer = new Map<string, string[]>(Object.keys(state.producers).map((id) => [id, [id]]));
+	for (const consumer of Object.values(state.consumers)) {
+		const group = byProducer.get(consumer.producerId);
+		if (group) group.push(consumer.id);
+		else groups.push([consumer.id]);
+	}
+	return [...groups, ...byProducer.values()];
 }
 
 function emptySweep(): SweepOutcome {

@@ -5,13 +5,12 @@ import { STATS_FIELDS } from './mediasoupStats.js';
 const logger = new Logger('StatsSweep');
 
 /**
- * Requests in flight at once; each gets an equal share of the concurrency and the server keeps that
- * many getStats() in flight for it, so the worker's channel stays full to the end of a request. A
- * few requests rather than one: answers are serialised and parsed while the others still run.
+ * Most ids in one request, all asked at once by the server (it allows 64 per request). Small
+ * requests keep answers flowing back through the sweep: each is parsed while the worker still
+ * answers the others, and the last one to come back is small, so little is left to do after the
+ * worker's last answer. The sweep keeps `concurrency / BATCH_SIZE` requests in flight.
  */
-const REQUESTS_IN_FLIGHT = 4;
-/** Most ids in one request (its line must stay under the protocol's 64 KiB; an id is ~40 bytes). */
-const MAX_IDS_PER_REQUEST = 1000;
+const BATCH_SIZE = 32;
 /** The server's answer needs a moment to travel back before our own deadline. */
 const ANSWER_MARGIN_MS = 50;
 /** The observer protocol's bounds on getStats' timeoutMs. */
@@ -26,8 +25,8 @@ export type StatsSweepResult = {
 };
 
 /**
- * One stats sweep: getStats() of the given objects through the observer stream, in batches, at most
- * `concurrency` objects in flight, all bounded by one deadline. Results accumulate as batches
+ * One stats sweep: getStats() of the given objects through the observer stream, in small requests,
+ * at most `concurrency` objects in flight, all bounded by one deadline. Results accumulate as batches
  * answer, so `result()` taken at the deadline holds whatever arrived (edumeet awaited every object
  * in turn, with no deadline).
  */
@@ -43,19 +42,41 @@ export class StatsSweep {
 	/** Resolves when every batch has answered (not at the deadline: race it with your own timer). */
 	readonly done: Promise<void>;
 
-	static start({ source, ids, deadline, concurrency }: { source: ObserverSource; ids: readonly string[]; deadline: number; concurrency: number }): StatsSweep {
+	/**
+	 * `groups`: the ids, in groups whose first id should share a request with the next (a producer,
+	 * then its consumers: the server then takes the producer's stats from a consumer's answer).
+	 */
+	static start({ source, groups, deadline, concurrency }: {
+		source: ObserverSource; groups: readonly (readonly string[])[]; deadline: number; concurrency: number;
+	}): StatsSweep {
 		if (!Number.isInteger(concurrency) || concurrency < 1) throw new TypeError('concurrency must be a positive integer');
-		return new StatsSweep(source, [...new Set(ids)], deadline, concurrency);
+		return new StatsSweep(source, groups, deadline, concurrency);
 	}
 
-	private constructor(source: ObserverSource, ids: string[], deadline: number, concurrency: number) {
+	private constructor(source: ObserverSource, groups: readonly (readonly string[])[], deadline: number, concurrency: number) {
 		this.#source = source;
 		this.#deadline = deadline;
-		this.#ids = ids;
-		const requests = Math.min(REQUESTS_IN_FLIGHT, concurrency, Math.max(1, ids.length));
-		this.#perRequestConcurrency = Math.max(1, Math.floor(concurrency / requests));
-		const batchSize = Math.min(MAX_IDS_PER_REQUEST, Math.max(1, Math.ceil(ids.length / requests)));
-		for (let i = 0; i < ids.length; i += batchSize) this.#queue.push(ids.slice(i, i + batchSize));
+		const batchSize = Math.min(BATCH_SIZE, concurrency);
+		this.#perRequestConcurrency = batchSize;
+		const seen = new Set<string>();
+		let batch: string[] = [];
+		const close = (): void => {
+			this.#queue.push(batch);
+			batch = [];
+		};
+		for (const group of groups) {
+			const fresh = group.filter((id) => !seen.has(id));
+			fresh.forEach((id, i) => {
+				seen.add(id);
+				// A group's first id never ends a request: the ones after it must be in the same one.
+				if (i === 0 && fresh.length > 1 && batch.length > 0 && batch.length === batchSize - 1) close();
+				batch.push(id);
+				if (batch.length === batchSize) close();
+			});
+		}
+		if (batch.length > 0) this.#queue.push(batch);
+		this.#ids = [...seen];
+		const requests = Math.max(1, Math.floor(concurrency / batchSize));
 		const runners = Array.from({ length: Math.min(requests, this.#queue.length) }, () => this.#run());
 		this.done = Promise.all(runners).then(() => undefined);
 	}
