@@ -35,7 +35,7 @@ async function withExporter(options: Partial<ExporterOptions>, body: (h: Harness
 		const config = await testConfig(stack.dir, { prometheus: { numeric: true, ...options } });
 		exporter = new Exporter({ source: client, options: config.prometheus, dns });
 		const e = exporter;
-		await body({ stack, client, exporter: e, scrape: async (openMetrics = false) => parseExposition((await e.scrape({ openMetrics })).body.toString()) });
+		await body({ stack, client, exporter: e, scrape: async (openMetrics = false) => parseExposition(Buffer.concat((await e.scrape({ openMetrics })).chunks).toString()) });
 	} finally {
 		exporter?.close();
 		client.close();
@@ -353,7 +353,7 @@ test('concurrent scrapes share one snapshot, in either format', async () => {
 		assert.equal(textResult.contentType, 'text/plain; charset=utf-8; version=0.0.4');
 		assert.equal(openMetricsResult.contentType, 'application/openmetrics-text; charset=utf-8; version=1.0.0');
 		assert.equal(againResult, textResult, 'concurrent scrapes of one format share the rendered body');
-		const [text, openMetrics, again] = [textResult, openMetricsResult, againResult].map((r) => r.body.toString()) as [string, string, string];
+		const [text, openMetrics, again] = [textResult, openMetricsResult, againResult].map((r) => Buffer.concat(r.chunks).toString()) as [string, string, string];
 		assert.ok(openMetrics.endsWith('# EOF\n') && !text.includes('# EOF'));
 		const sweeps = [text, openMetrics, again].map((body) => parseExposition(body).value('meter_sfu_exporter_sweeps_total'));
 		assert.deepEqual(sweeps, [1, 1, 1], 'three scrapes, one sweep');
@@ -364,7 +364,7 @@ test('concurrent scrapes share one snapshot, in either format', async () => {
 		const series = (body: string): string[] => body.split('\n').filter((l) => l.startsWith('mediasoup_transport_'));
 		assert.ok(series(text).length > 0);
 		assert.deepEqual(series(openMetrics), series(text));
-		assert.equal(parseExposition((await exporter.scrape()).body.toString()).value('meter_sfu_exporter_sweeps_total'), 2, 'a later scrape sweeps again');
+		assert.equal(parseExposition(Buffer.concat((await exporter.scrape()).chunks).toString()).value('meter_sfu_exporter_sweeps_total'), 2, 'a later scrape sweeps again');
 	});
 });
 

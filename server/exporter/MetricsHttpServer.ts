@@ -76,8 +76,12 @@ export class MetricsHttpServer {
 			// request for OpenMetrics 0.0.1 only falls back to the text format.
 			const openMetrics = req.accepts([TEXT_OFFER, OPENMETRICS_OFFER]) === OPENMETRICS_OFFER;
 			exporter.scrape({ openMetrics }).then(
-				({ contentType, body }) => {
-					res.set('Cache-Control', 'no-store').type(contentType).send(body);
+				({ contentType, chunks, byteLength }) => {
+					res.set({ 'Cache-Control': 'no-store', 'Content-Length': String(byteLength) }).type(contentType);
+					// Corked: the pieces go out in one writev(), without being joined first.
+					res.cork();
+					for (const chunk of chunks) res.write(chunk);
+					res.end();
 				},
 				(error: Error) => {
 					logger.error('scrape failed: %s', error.stack ?? error.message);
