@@ -128,7 +128,7 @@ for (const openMetrics of [false, true]) {
 			min.add(labelSet, value);
 			max.add(labelSet, value);
 		}
-		const families = [sum, min, max].map((f) => f.render().toString()).join(openMetrics ? '\n' : '\n\n');
+		const families = [sum, min, max].map((f) => Buffer.concat(f.render()).toString()).join(openMetrics ? '\n' : '\n\n');
 		for (const line of ['test_bytes{room="a"} 8', 'test_bytes{room="b"} 7', 'test_score{room="a"} 3', 'test_jitter_seconds{room="a"} 5']) {
 			assert.ok(families.split('\n').includes(line), `${line} in\n${families}`);
 		}
@@ -146,7 +146,7 @@ for (const openMetrics of [false, true]) {
 			mine.add(extendLabelSet(formatLabelSet(names, awkward), 'state', state), value);
 		}
 		const expected = await reference.metrics();
-		assert.equal(mine.render().toString(), expected.slice(0, expected.length - (openMetrics ? '\n# EOF\n' : '\n').length));
+		assert.equal(Buffer.concat(mine.render()).toString(), expected.slice(0, expected.length - (openMetrics ? '\n# EOF\n' : '\n').length));
 		assert.throws(() => new ObjectFamily({ name: 'bad name', help: 'h', fold: 'sum' }), TypeError);
 
 		const histogram = new PrecomputedHistogram({ registry, name: 'test_duration_seconds', help: 'h', buckets: [0.1, 1] });
@@ -174,10 +174,34 @@ test('ObjectFamilies live across builds: each build starts empty, series of the 
 			families.family({ name: 'test_half', help: 'h', fold: 'sum' }).add('{}', 1);
 			families.truncate(before);
 		}
-		return families.render().map((b) => b.toString());
+		return families.render().map((pieces) => Buffer.concat(pieces).toString());
 	};
 	assert.deepEqual(build(['a', 'b']), ['# HELP test_bytes h\n# TYPE test_bytes gauge\ntest_bytes{room="a"} 1\ntest_bytes{room="b"} 1']);
 	assert.deepEqual(build(['b']), ['# HELP test_bytes h\n# TYPE test_bytes gauge\ntest_bytes{room="b"} 1'], 'a closed object is gone from the next build');
 	assert.deepEqual(build([], true), ['# HELP test_bytes h\n# TYPE test_bytes gauge'], 'an empty family keeps HELP and TYPE; a truncated one is gone');
 	assert.equal(families.seriesCount, 0);
+});
+
+test('ObjectFamily written piecemeal (unique label sets): flush() writes what came so far, render(without) leaves out objects that closed', () => {
+	const families = new ObjectFamilies({ uniqueLabelSets: true });
+	families.begin();
+	const bytes = families.family({ name: 'test_bytes', help: 'h', fold: 'sum' });
+	const line = (id: string): string => `test_bytes{id="${id}"} `;
+	bytes.add(formatLabelSet(['id'], { id: 'a' }), 1, 'a');
+	bytes.add(formatLabelSet(['id'], { id: 'b' }), 2, 'b');
+	families.flush();
+	bytes.add(formatLabelSet(['id'], { id: 'c' }), 3, 'c');
+	families.flush();
+	families.flush();
+	bytes.add(formatLabelSet(['id'], { id: 'd' }), 4, 'd');
+	const [pieces] = families.render(new Set(['b', 'x']));
+	assert.equal(pieces!.length, 4, 'HELP and TYPE, then one piece per flush (and the rest at render)');
+	assert.equal(Buffer.concat(pieces!).toString(), `# HELP test_bytes h\n# TYPE test_bytes gauge\n${line('a')}1\n${line('c')}3\n${line('d')}4`);
+	assert.equal(families.seriesCount, 4);
+
+	const folding = new ObjectFamilies();
+	folding.begin();
+	folding.family({ name: 'test_folded', help: 'h', fold: 'sum' }).add('{}', 1);
+	assert.throws(() => folding.flush(), /folding family/);
+	assert.equal(Buffer.concat(folding.render()[0]!).toString(), '# HELP test_folded h\n# TYPE test_folded gauge\ntest_folded{} 1');
 });

@@ -9,6 +9,8 @@ import { ObserverStreamClient } from '../server/stream/ObserverStreamClient.js';
 import { Exporter } from '../server/exporter/Exporter.js';
 import { ReverseDnsCache } from '../server/exporter/ReverseDnsCache.js';
 import type { ExporterOptions } from '../server/exporter/ExporterOptions.js';
+import type { ObserverSource } from '../server/exporter/ObserverSource.js';
+import type { RequestMethod } from '../server/stream/protocol.js';
 import { startObserverStack, mediaCodecs, type ObserverStack } from './support/observerFixtures.js';
 import { testConfig } from './support/signallingServer.js';
 import { parseExposition, type Exposition } from './support/exposition.js';
@@ -242,6 +244,61 @@ test('closed producers, consumers and transports have no series in the next scra
 		assert.equal(afterTransport.find('mediasoup_transports', { proto: 'udp' }).length, 0);
 		assert.equal(afterTransport.value('meter_sfu_exporter_stats_objects', { result: 'error' }), 0, 'a closed object is churn, not an error');
 	});
+});
+
+test('an object that closes during the sweep, after its series were written, is not in that scrape', async () => {
+	const stack = await startObserverStack();
+	const client = new ObserverStreamClient({ socketPath: stack.socketPath });
+	try {
+		await client.connect();
+		const r = await router(stack, 'room-mid');
+		const send = await sendTransport(r, 'room-mid', 'peer-1');
+		const recv = await r.createPlainTransport({ listenIp: { ip: '127.0.0.1' }, rtcpMux: true, comedia: true, appData: { roomId: 'room-mid', direction: 'recv' } });
+		const producer = await send.produce({ kind: 'audio', rtpParameters: { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }], encodings: [{ ssrc: 8100 }] } });
+		const consumers = await Promise.all(Array.from({ length: 40 }, () => recv.consume({ producerId: producer.id, rtpCapabilities: r.rtpCapabilities })));
+		await until('the consumers in the mirror', () => consumers.every((c) => c.id in client.state.consumers));
+		// The real stream, except that the first getStats request after a consumer's answer waits
+		// until that consumer has closed and left the mirror (statsConcurrency 1: one id a request).
+		let getStatsCalls = 0;
+		let answered: ms.Consumer | undefined;
+		let victim: ms.Consumer | undefined;
+		const source: ObserverSource = {
+			get state() { return client.state; },
+			get connected() { return client.connected; },
+			get hello() { return client.hello; },
+			request: (async (method: RequestMethod, params: never, options?: { timeoutMs?: number }) => {
+				if (method === 'getStats') {
+					getStatsCalls++;
+					if (answered && !victim) {
+						victim = answered;
+						victim.close();
+						await until('the victim to leave the mirror', () => !(victim!.id in client.state.consumers));
+					}
+				}
+				const answer = await client.request(method, params, options);
+				if (method === 'getStats') answered ??= consumers.find((c) => c.id in (answer as { stats: object }).stats);
+				return answer;
+			}) as ObserverSource['request']
+		};
+		const config = await testConfig(stack.dir, { prometheus: { numeric: true, statsConcurrency: 1 } });
+		const exporter = new Exporter({ source, options: config.prometheus });
+		try {
+			const m = parseExposition(Buffer.concat((await exporter.scrape()).chunks).toString());
+			assert.equal(getStatsCalls, 43, 'one request per object');
+			assert.ok(victim, 'a consumer closed after its answer, before the sweep ended');
+			assert.deepEqual(m.samples.filter((s) => s.labels.id === victim!.id), [], 'no series of it');
+			const scored = new Set(m.find('mediasoup_consumer_score').map((s) => s.labels.id));
+			assert.equal(scored.size, 39, 'every other consumer has its series');
+			assert.ok(consumers.every((c) => c === victim || scored.has(c.id)));
+			assert.equal(m.find('mediasoup_transport_sent_bytes').length, 2);
+			assert.equal(m.value('meter_sfu_exporter_stats_objects', { result: 'error' }), 0, 'closing is churn, not an error');
+		} finally {
+			exporter.close();
+		}
+	} finally {
+		client.close();
+		await stack.close();
+	}
 });
 
 test('transports without a selected tuple have empty address labels; WebRTC transports have ICE and DTLS state series', async () => {

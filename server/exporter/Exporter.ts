@@ -9,6 +9,7 @@ import { ReverseDnsCache } from './ReverseDnsCache.js';
 import { ObjectLabeler } from './ObjectLabeler.js';
 import { LabelSetCache } from './LabelSetCache.js';
 import { ObjectFamilies } from './ObjectFamily.js';
+import { ObjectSeriesBuild, type ObjectParts } from './ObjectSeriesBuild.js';
 import { ProcessMetrics } from './ProcessMetrics.js';
 import type { CollectorContext } from './collectors/CollectorContext.js';
 import { meetingCollector } from './collectors/meetingCollector.js';
@@ -44,6 +45,7 @@ const CONTENT_TYPES = {
  */
 export class Exporter {
 	readonly #options: ExporterOptions;
+	readonly #source: ObserverSource;
 	readonly #collector: SnapshotCollector;
 	readonly #addresses: AddressLabeler;
 	readonly #dns?: ReverseDnsCache;
@@ -53,13 +55,16 @@ export class Exporter {
 	/** Bodies rendered from a snapshot, by format; dropped with the snapshot. */
 	readonly #rendered = new WeakMap<MetricsSnapshot, Map<boolean, Promise<ScrapeResult>>>();
 	/** A snapshot's per-object families as text (the same in both formats: all gauges). */
-	readonly #objectParts = new WeakMap<MetricsSnapshot, ObjectParts>();
+	readonly #objectParts = new WeakMap<MetricsSnapshot, ObjectPartsWithErrors>();
+	/** Per-object series being written during a snapshot's sweep, by the snapshot being taken. */
+	readonly #objectBuilds = new WeakMap<Promise<MetricsSnapshot>, { build?: ObjectSeriesBuild }>();
 	#objectErrors = 0;
 	#closed = false;
 
 	/** `dns` replaces the default reverse-DNS cache (used only when neither numeric nor deidentify). */
 	constructor({ source, options, dns }: { source: ObserverSource; options: ExporterOptions; dns?: ReverseDnsCache }) {
 		this.#options = options;
+		this.#source = source;
 		// Without quiet every series carries its object's id: label sets never repeat, nothing folds.
 		this.#families = new ObjectFamilies({ uniqueLabelSets: !options.quiet });
 		this.#collector = new SnapshotCollector({
@@ -71,7 +76,9 @@ export class Exporter {
 
 	async scrape({ openMetrics = false }: { openMetrics?: boolean } = {}): Promise<ScrapeResult> {
 		const t0 = performance.now();
-		const snapshot = await this.#collector.collect();
+		const taking = this.#collector.collect();
+		this.#writeWhileSweeping(taking);
+		const snapshot = await taking;
 		let bodies = this.#rendered.get(snapshot);
 		if (!bodies) {
 			bodies = new Map();
@@ -79,14 +86,36 @@ export class Exporter {
 		}
 		let result = bodies.get(openMetrics);
 		if (!result) {
-			result = this.#render(snapshot, openMetrics, t0);
+			result = this.#render(snapshot, openMetrics, t0, this.#objectBuilds.get(taking)?.build);
 			bodies.set(openMetrics, result);
 		}
 		return result;
 	}
 
-	/** One body from one snapshot; `t0` is when the first scrape of this snapshot began. */
-	async #render(snapshot: MetricsSnapshot, openMetrics: boolean, t0: number): Promise<ScrapeResult> {
+	/**
+	 * Starts writing the per-object series of the snapshot being taken as its stats arrive (once
+	 * per snapshot; not with `quiet`, whose series fold, nor without per-object series).
+	 */
+	#writeWhileSweeping(taking: Promise<MetricsSnapshot>): void {
+		if (this.#options.quiet || !this.#options.perObjectMetrics || this.#objectBuilds.has(taking)) return;
+		// Made with the first answers (the families are emptied for it then, not before).
+		const holder: { build?: ObjectSeriesBuild } = {};
+		const listening = this.#collector.onStats(taking, (stats) => {
+			if (!holder.build) {
+				const state = this.#source.state;
+				const labels = new ObjectLabeler({ state, options: this.#options, addresses: this.#addresses, cache: this.#labelSets });
+				holder.build = new ObjectSeriesBuild({ families: this.#families, labels, state });
+			}
+			holder.build.add(stats);
+		});
+		if (listening) this.#objectBuilds.set(taking, holder);
+	}
+
+	/**
+	 * One body from one snapshot; `t0` is when the first scrape of this snapshot began, `build` the
+	 * per-object series written during its sweep (else the collectors write them now).
+	 */
+	async #render(snapshot: MetricsSnapshot, openMetrics: boolean, t0: number, build?: ObjectSeriesBuild): Promise<ScrapeResult> {
 		const renderStart = performance.now();
 		// These registries are this body's alone, so setting their content type races with nobody.
 		const registryType = openMetrics ? Registry.OPENMETRICS_CONTENT_TYPE : Registry.PROMETHEUS_CONTENT_TYPE;
@@ -98,6 +127,12 @@ export class Exporter {
 		this.#processMetrics.register(head);
 		// Synchronous up to the first await: the per-object families are shared by every build.
 		let objects = this.#objectParts.get(snapshot);
+		const written = objects ? undefined : build?.finish(snapshot);
+		if (written) {
+			objects = { ...written, errors: 0 };
+			this.#objectParts.set(snapshot, objects);
+			if (snapshot.state) this.#labelSets.prune(snapshot.state);
+		}
 		const registryErrors = this.#build({ head, tail, snapshot, withObjects: !objects });
 		if (!objects) {
 			objects = { parts: this.#families.render(), errors: this.#objectErrors, series: this.#families.seriesCount };
@@ -109,7 +144,7 @@ export class Exporter {
 		const built = performance.now();
 		const separator = Buffer.from(openMetrics ? '\n' : '\n\n');
 		const chunks: Buffer[] = [Buffer.from(stripEnd(await head.metrics(), openMetrics))];
-		for (const part of [...objects.parts, Buffer.from(stripEnd(await tail.metrics(), openMetrics))]) chunks.push(separator, part);
+		for (const pieces of [...objects.parts, [Buffer.from(stripEnd(await tail.metrics(), openMetrics))]]) chunks.push(separator, ...pieces);
 		chunks.push(Buffer.from(openMetrics ? '\n# EOF\n' : '\n'));
 		const byteLength = chunks.reduce((n, chunk) => n + chunk.length, 0);
 		logger.debug('rendered %s in %d ms (build %d ms): %d per-object series, %d bytes (snapshot %d ms)',
@@ -175,7 +210,7 @@ export class Exporter {
 	}
 }
 
-type ObjectParts = { parts: Buffer[]; errors: number; series: number };
+type ObjectPartsWithErrors = ObjectParts & { errors: number };
 
 /** A registry's exposition without its end (the final newline, and OpenMetrics' `# EOF`), for joining. */
 function stripEnd(exposition: string, openMetrics: boolean): string {

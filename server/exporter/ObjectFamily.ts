@@ -10,6 +10,8 @@ const FOLDS: Record<Fold, (a: number, b: number) => number> = {
 const NEEDS_ESCAPE = /[\\\n"]/;
 const NEWLINE = 0x0a;
 const DIGIT_0 = 0x30;
+/** Largest block segments are written into (a consumer family at 2,000 consumers is ~700 KB). */
+const MAX_BLOCK_SIZE = 4 * 1024 * 1024;
 
 /** A label value escaped for both exposition formats (backslash, newline, double quote). */
 export function escapeLabelValue(value: string): string {
@@ -33,6 +35,9 @@ export function extendLabelSet(labelSet: string, name: string, value: string): s
 	return ['{', inner, inner ? ',' : '', name, '="', escapeLabelValue(value), '"}'].join('');
 }
 
+/** Lines of one family rendered together, with what they were made from (to render them again without some). */
+type Segment = { bytes: Buffer; labelSets: string[]; numbers: number[]; owners: (string | undefined)[] };
+
 /**
  * A gauge family of per-object series, written by hand: thousands of series per scrape, whose
  * label sets are rendered once per object (and cached across scrapes by ObjectLabeler) instead of
@@ -41,8 +46,11 @@ export function extendLabelSet(labelSet: string, name: string, value: string): s
  * keeps the worst, loss and delays the highest. Values that are missing or not finite are skipped.
  * The output is what prom-client writes for a gauge, in both formats (gauges are named alike).
  *
- * A family lives as long as its exporter (ObjectFamilies) and is emptied for every build, so the
- * start of each line (`name{labels} `) is made once per object, not once per scrape.
+ * Lines can be written as they come (`flush()`, while a sweep still runs) when label sets are
+ * unique; each series remembers the object it belongs to (`owner`), so that `render()` can leave
+ * out objects that closed in the meantime. A family lives as long as its exporter
+ * (ObjectFamilies) and is emptied for every build, so the start of each line (`name{labels} `) is
+ * made once per object, not once per scrape.
  */
 export class ObjectFamily {
 	readonly name: string;
@@ -50,14 +58,23 @@ export class ObjectFamily {
 	readonly #fold: (a: number, b: number) => number;
 	/** Every label set is added at most once per build (ids in the labels): no folding needed. */
 	readonly #unique: boolean;
-	/** This build's series in first-seen order (prom-client's order): label set text and value. */
-	readonly #labelSets: string[] = [];
-	readonly #numbers: number[] = [];
+	/** Series added since the last flush, in order: label set text, value and owner. */
+	#labelSets: string[] = [];
+	#numbers: number[] = [];
+	#owners: (string | undefined)[] = [];
+	/** This build's series already written. */
+	#segments: Segment[] = [];
+	#size = 0;
 	/** Where each label set is in the arrays above (only when folding). */
 	readonly #index = new Map<string, number>();
 	/** Label set text → `name{labels} ` as UTF-8 and the build that last used it. */
 	readonly #lineStarts = new Map<string, { bytes: Buffer; build: number }>();
 	#build = 0;
+	/** Where #write() puts segments: a block, and how much of it is taken (a new block per build). */
+	#block?: Buffer;
+	#blockUsed = 0;
+	/** Bytes of series the last render() wrote. */
+	#lastBytes = 0;
 
 	constructor({ name, help, fold, unique = false }: { name: string; help: string; fold: Fold; unique?: boolean }) {
 		if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name)) throw new TypeError(`invalid metric name ${JSON.stringify(name)}`);
@@ -67,8 +84,8 @@ export class ObjectFamily {
 		this.#unique = unique;
 	}
 
-	/** `labelSet` as made by formatLabelSet. */
-	add(labelSet: string, value: number | undefined): void {
+	/** `labelSet` as made by formatLabelSet; `owner`: the object's id, if it may have to be left out later. */
+	add(labelSet: string, value: number | undefined, owner?: string): void {
 		if (value === undefined || !Number.isFinite(value)) return;
 		if (!this.#unique) {
 			const at = this.#index.get(labelSet);
@@ -80,65 +97,115 @@ export class ObjectFamily {
 		}
 		this.#labelSets.push(labelSet);
 		this.#numbers.push(value);
+		this.#owners.push(owner);
+		this.#size++;
 	}
 
 	get size(): number {
-		return this.#labelSets.length;
+		return this.#size;
 	}
 
 	/** Empties the family for the next build. */
 	clear(): void {
-		this.#labelSets.length = 0;
-		this.#numbers.length = 0;
+		this.#labelSets = [];
+		this.#numbers = [];
+		this.#owners = [];
+		this.#segments = [];
+		this.#size = 0;
 		this.#index.clear();
+		this.#build++;
+		// The last build's pieces may still be being sent: never write over them.
+		this.#block = undefined;
 	}
 
 	/**
-	 * HELP, TYPE and one line per series as UTF-8, without a trailing newline (as prom-client joins
-	 * families). Written straight into a buffer from the cached line starts: tens of thousands of
-	 * lines per scrape, so no string per line and no encoding of the whole body afterwards.
+	 * Writes the series added since the last flush (unique label sets only: a folding family must
+	 * see every value first). Lets a build write its lines while a sweep still runs.
 	 */
-	render(): Buffer {
-		const build = ++this.#build;
-		const header = `# HELP ${this.name} ${escapeHelp(this.help)}\n# TYPE ${this.name} gauge`;
-		const count = this.#labelSets.length;
-		let bound = Buffer.byteLength(header);
+	flush(): void {
+		if (!this.#unique) throw new Error('a folding family is written once, by render()');
+		this.#flush();
+	}
+
+	/**
+	 * HELP, TYPE and one line per series as UTF-8 pieces, in order, without a trailing newline (as
+	 * prom-client joins families). Series owned by an id in `without` are left out. Written straight
+	 * into buffers from the cached line starts: tens of thousands of lines per scrape, so no string
+	 * per line and no encoding of the whole body afterwards.
+	 */
+	render(without?: ReadonlySet<string>): Buffer[] {
+		this.#flush();
+		const out: Buffer[] = [Buffer.from(`# HELP ${this.name} ${escapeHelp(this.help)}\n# TYPE ${this.name} gauge`)];
+		for (const segment of this.#segments) {
+			if (without && without.size > 0 && segment.owners.some((owner) => owner !== undefined && without.has(owner))) {
+				const keep = segment.owners.map((owner) => owner === undefined || !without.has(owner));
+				out.push(this.#write(segment.labelSets.filter((_, i) => keep[i]), segment.numbers.filter((_, i) => keep[i])));
+			} else {
+				out.push(segment.bytes);
+			}
+		}
+		this.#lastBytes = out.reduce((n, piece) => n + piece.length, 0);
+		// Forget the line starts of series that are gone (closed objects, changed labels).
+		if (this.#lineStarts.size > this.#size) {
+			for (const [labelSet, start] of this.#lineStarts) if (start.build !== this.#build) this.#lineStarts.delete(labelSet);
+		}
+		return out;
+	}
+
+	#flush(): void {
+		if (this.#labelSets.length === 0) return;
+		this.#segments.push({ bytes: this.#write(this.#labelSets, this.#numbers), labelSets: this.#labelSets, numbers: this.#numbers, owners: this.#owners });
+		this.#labelSets = [];
+		this.#numbers = [];
+		this.#owners = [];
+		this.#index.clear();
+	}
+
+	/** `\nname{labels} value` for each series. */
+	#write(labelSets: readonly string[], numbers: readonly number[]): Buffer {
+		const count = labelSets.length;
 		const starts = new Array<Buffer>(count);
+		let bound = 0;
 		for (let i = 0; i < count; i++) {
-			const labelSet = this.#labelSets[i]!;
+			const labelSet = labelSets[i]!;
 			let start = this.#lineStarts.get(labelSet);
 			if (start === undefined) {
-				start = { bytes: Buffer.from(`${this.name}${labelSet} `), build };
+				start = { bytes: Buffer.from(`${this.name}${labelSet} `), build: this.#build };
 				this.#lineStarts.set(labelSet, start);
 			} else {
-				start.build = build;
+				start.build = this.#build;
 			}
 			starts[i] = start.bytes;
 			// A newline and the value: JavaScript's number text is at most 25 ASCII characters.
 			bound += 1 + start.bytes.length + 25;
 		}
-		const out = Buffer.allocUnsafe(bound);
-		let offset = out.write(header, 0, 'utf8');
+		// Segments are carved out of larger blocks: hundreds of small allocations per scrape cost more
+		// than the writing.
+		if (!this.#block || this.#block.length - this.#blockUsed < bound) {
+			// Sized for what this family wrote last time (plus some): one or two blocks per build.
+			this.#block = Buffer.allocUnsafe(Math.max(bound, Math.min(MAX_BLOCK_SIZE, Math.ceil(this.#lastBytes * 1.1))));
+			this.#blockUsed = 0;
+		}
+		const out = this.#block;
+		const first = this.#blockUsed;
+		let offset = first;
 		for (let i = 0; i < count; i++) {
 			out[offset++] = NEWLINE;
 			const start = starts[i]!;
 			// set(), not copy(): copy() of a small buffer goes through slow JavaScript in Node 20.
 			out.set(start, offset);
 			offset += start.length;
-			offset += writeNumber(out, offset, this.#numbers[i]!);
+			offset += writeNumber(out, offset, numbers[i]!);
 		}
-		// Forget the line starts of series that are gone (closed objects, changed labels).
-		if (this.#lineStarts.size > count) {
-			for (const [labelSet, start] of this.#lineStarts) if (start.build !== build) this.#lineStarts.delete(labelSet);
-		}
-		return out.subarray(0, offset);
+		this.#blockUsed = offset;
+		return out.subarray(first, offset);
 	}
 }
 
 /**
  * The per-object families of one exporter, kept across scrapes (see ObjectFamily). A build asks for
- * its families in output order; `begin()` empties them for the next. Building and rendering must
- * happen in one synchronous stretch, as builds share these families.
+ * its families in output order; `begin()` empties them for the next. One build at a time, from
+ * begin() to render(): the exporter's scrapes share one snapshot, so builds never overlap.
  */
 export class ObjectFamilies {
 	readonly #byName = new Map<string, ObjectFamily>();
@@ -177,13 +244,19 @@ export class ObjectFamilies {
 		for (const family of this.#used.splice(length)) family.clear();
 	}
 
+	/** Series added in this build (including any that render() is then told to leave out). */
 	get seriesCount(): number {
 		return this.#used.reduce((n, f) => n + f.size, 0);
 	}
 
-	/** Each family's exposition (UTF-8), in order. */
-	render(): Buffer[] {
-		return this.#used.map((family) => family.render());
+	/** Writes what was added since the last flush (unique label sets only). */
+	flush(): void {
+		for (const family of this.#used) family.flush();
+	}
+
+	/** Each family's exposition (UTF-8 pieces), in order, without the series owned by `without`. */
+	render(without?: ReadonlySet<string>): Buffer[][] {
+		return this.#used.map((family) => family.render(without));
 	}
 }
 

@@ -34,6 +34,8 @@ export class SnapshotCollector {
 	readonly #perObjectMetrics: boolean;
 	readonly #totals: ExporterTotals = { sweeps: 0, statsErrors: 0, statsTimeouts: 0 };
 	#inFlight?: Promise<MetricsSnapshot>;
+	/** The in-flight snapshot's sweep. */
+	#sweep?: StatsSweep;
 
 	constructor({ source, scrapeTimeoutMs, statsConcurrency, perObjectMetrics }: SnapshotCollectorOptions) {
 		if (!Number.isInteger(scrapeTimeoutMs) || scrapeTimeoutMs < 1) throw new TypeError('scrapeTimeoutMs must be a positive integer');
@@ -46,9 +48,22 @@ export class SnapshotCollector {
 	/** The snapshot in progress, or a new one. Never rejects. */
 	collect(): Promise<MetricsSnapshot> {
 		if (!this.#inFlight) {
-			this.#inFlight = this.#take().finally(() => { this.#inFlight = undefined; });
+			this.#inFlight = this.#take().finally(() => {
+				this.#inFlight = undefined;
+				this.#sweep = undefined;
+			});
 		}
 		return this.#inFlight;
+	}
+
+	/**
+	 * Calls `listener` with the stats of `snapshot`'s sweep as they arrive (those already there
+	 * first); nothing if that snapshot is no longer being taken. Returns whether it will be called.
+	 */
+	onStats(snapshot: Promise<MetricsSnapshot>, listener: (stats: ReadonlyMap<string, readonly unknown[]>) => void): boolean {
+		if (snapshot !== this.#inFlight || !this.#sweep) return false;
+		this.#sweep.onStats(listener);
+		return true;
 	}
 
 	async #take(): Promise<MetricsSnapshot> {
@@ -64,7 +79,7 @@ export class SnapshotCollector {
 		}
 
 		const initial = source.state;
-		const sweep = StatsSweep.start({ source, groups: sweepGroups(initial, this.#perObjectMetrics), deadline, concurrency: this.#statsConcurrency });
+		const sweep = this.#sweep = StatsSweep.start({ source, groups: sweepGroups(initial, this.#perObjectMetrics), deadline, concurrency: this.#statsConcurrency });
 		const settled = new Set<SnapshotPart>();
 		const timed = <T>(part: SnapshotPart, promise: Promise<T>): Promise<T | null> => promise.then(
 			(value) => {

@@ -5,12 +5,16 @@ import { STATS_FIELDS } from './mediasoupStats.js';
 const logger = new Logger('StatsSweep');
 
 /**
- * Most ids in one request, all asked at once by the server (it allows 64 per request). Small
- * requests keep answers flowing back through the sweep: each is parsed while the worker still
- * answers the others, and the last one to come back is small, so little is left to do after the
- * worker's last answer. The sweep keeps `concurrency / BATCH_SIZE` requests in flight.
+ * Requests are small, so that answers flow back through the sweep: each is parsed (and written
+ * as exposition lines) while the worker still answers the others, and the last one is small, so
+ * little is left to do after the worker's last answer. `concurrency` is split over about
+ * TARGET_REQUESTS requests of at most MAX_BATCH_SIZE ids (the server's bound per request), and
+ * never more than MAX_REQUESTS_IN_FLIGHT (the stream allows 32 per connection; counters, usage and
+ * the overview need some).
  */
-const BATCH_SIZE = 32;
+const TARGET_REQUESTS = 8;
+const MAX_BATCH_SIZE = 64;
+const MAX_REQUESTS_IN_FLIGHT = 16;
 /** The server's answer needs a moment to travel back before our own deadline. */
 const ANSWER_MARGIN_MS = 50;
 /** The observer protocol's bounds on getStats' timeoutMs. */
@@ -39,6 +43,7 @@ export class StatsSweep {
 	readonly #serverTimedOut = new Set<string>();
 	readonly #ids: readonly string[];
 	readonly #perRequestConcurrency: number;
+	readonly #listeners: ((stats: ReadonlyMap<string, readonly unknown[]>) => void)[] = [];
 	/** Resolves when every batch has answered (not at the deadline: race it with your own timer). */
 	readonly done: Promise<void>;
 
@@ -56,7 +61,7 @@ export class StatsSweep {
 	private constructor(source: ObserverSource, groups: readonly (readonly string[])[], deadline: number, concurrency: number) {
 		this.#source = source;
 		this.#deadline = deadline;
-		const batchSize = Math.min(BATCH_SIZE, concurrency);
+		const batchSize = Math.min(MAX_BATCH_SIZE, Math.ceil(concurrency / TARGET_REQUESTS));
 		this.#perRequestConcurrency = batchSize;
 		const seen = new Set<string>();
 		let batch: string[] = [];
@@ -76,9 +81,27 @@ export class StatsSweep {
 		}
 		if (batch.length > 0) this.#queue.push(batch);
 		this.#ids = [...seen];
-		const requests = Math.max(1, Math.floor(concurrency / batchSize));
+		const requests = Math.min(MAX_REQUESTS_IN_FLIGHT, Math.max(1, Math.floor(concurrency / batchSize)));
 		const runners = Array.from({ length: Math.min(requests, this.#queue.length) }, () => this.#run());
 		this.done = Promise.all(runners).then(() => undefined);
+	}
+
+	/**
+	 * Calls `listener` with each request's stats as they arrive, starting with those that already
+	 * have (a listener that throws is its own problem: it is not called again).
+	 */
+	onStats(listener: (stats: ReadonlyMap<string, readonly unknown[]>) => void): void {
+		this.#listeners.push(listener);
+		if (this.#stats.size > 0) this.#notify(listener, new Map(this.#stats));
+	}
+
+	#notify(listener: (stats: ReadonlyMap<string, readonly unknown[]>) => void, stats: ReadonlyMap<string, readonly unknown[]>): void {
+		try {
+			listener(stats);
+		} catch (error) {
+			this.#listeners.splice(this.#listeners.indexOf(listener), 1);
+			logger.error('stats listener failed: %s', (error as Error).stack ?? error);
+		}
 	}
 
 	/** What has arrived so far; ids without an answer count as timed out. */
@@ -102,9 +125,14 @@ export class StatsSweep {
 				const answer = await this.#source.request('getStats', {
 					ids: batch, timeoutMs, concurrency: this.#perRequestConcurrency, fields: STATS_FIELDS, ownEntriesOnly: true
 				}, { timeoutMs: timeoutMs + ANSWER_MARGIN_MS });
+				const arrived = new Map<string, readonly unknown[]>();
 				for (const [id, entries] of Object.entries(answer.stats)) {
-					if (Array.isArray(entries)) this.#stats.set(id, entries);
+					if (Array.isArray(entries)) {
+						this.#stats.set(id, entries);
+						arrived.set(id, entries);
+					}
 				}
+				for (const listener of [...this.#listeners]) this.#notify(listener, arrived);
 				for (const [id, message] of Object.entries(answer.errors)) this.#errors.set(id, String(message));
 				for (const id of answer.timedOut) this.#serverTimedOut.add(id);
 			} catch (error) {

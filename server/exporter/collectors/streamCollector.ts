@@ -1,8 +1,8 @@
-import type { Fold } from '../ObjectFamily.js';
+import type { Fold, ObjectFamilies, ObjectFamily } from '../ObjectFamily.js';
+import type { ObjectLabeler } from '../ObjectLabeler.js';
+import type { ConsumerRecord, ProducerRecord } from '../../observer/ObservedState.js';
 import { readRtpStreamStats, type RtpStreamStat } from '../mediasoupStats.js';
 import type { CollectorContext } from './CollectorContext.js';
-
-type Role = 'producer' | 'consumer';
 
 type Family = {
 	suffix: string;
@@ -54,22 +54,36 @@ const FAMILIES: readonly Family[] = [
 	}
 ];
 
+export type Role = 'producer' | 'consumer';
+
+/** One role's families, with how each reads its value. */
+export type StreamFamilies = { read: (stat: RtpStreamStat) => number | undefined; family: ObjectFamily }[];
+
+/** The per-stream families of both roles, in output order (producers', then consumers'). */
+export function streamFamilies(families: ObjectFamilies): Record<Role, StreamFamilies> {
+	const of = (role: Role): StreamFamilies => FAMILIES.filter((f) => !f.roles || f.roles.includes(role)).map((f) => ({
+		read: f.read,
+		family: families.family({ name: `mediasoup_${role}_${f.suffix}`, help: f.help[role], fold: f.fold })
+	}));
+	return { producer: of('producer'), consumer: of('consumer') };
+}
+
+/** One producer's (per encoding) or consumer's series from its getStats() entries (owned by its id). */
+export function addStreamStats(families: StreamFamilies, role: Role, record: ProducerRecord | ConsumerRecord, entries: readonly unknown[], labels: ObjectLabeler): void {
+	for (const stat of readRtpStreamStats(entries, role === 'producer' ? 'inbound-rtp' : 'outbound-rtp')) {
+		const labelSet = labels.stream(record, stat);
+		for (const { read, family } of families) family.add(labelSet, read(stat), record.id);
+	}
+}
+
 /** Per-RTP-stream series of every producer (one per encoding) and consumer (per object). */
 export function streamCollector({ families, state, snapshot, labels }: CollectorContext): void {
+	const own = streamFamilies(families);
 	for (const role of ['producer', 'consumer'] as const) {
-		const roleFamilies = FAMILIES.filter((f) => !f.roles || f.roles.includes(role)).map((f) => ({
-			read: f.read,
-			family: families.family({ name: `mediasoup_${role}_${f.suffix}`, help: f.help[role], fold: f.fold })
-		}));
 		const records = role === 'producer' ? state.producers : state.consumers;
-		const type = role === 'producer' ? 'inbound-rtp' : 'outbound-rtp';
 		for (const record of Object.values(records)) {
 			const entries = snapshot.sweep.stats.get(record.id);
-			if (!entries) continue;
-			for (const stat of readRtpStreamStats(entries, type)) {
-				const labelSet = labels.stream(record, stat);
-				for (const { read, family } of roleFamilies) family.add(labelSet, read(stat));
-			}
+			if (entries) addStreamStats(own[role], role, record, entries, labels);
 		}
 	}
 }
