@@ -42,6 +42,10 @@ export class BenchLoad {
 		});
 	}
 
+	get pid(): number | undefined {
+		return this.#child.pid;
+	}
+
 	async join(options: { url: string; rooms: RoomPlan[]; videoKbps: number; joinConcurrency: number; sinkSockets: number }): Promise<{ peers: number; failures: number; firstError?: string }> {
 		const answer = await this.#ask({ type: 'join', ...options }, 'joined', 600_000);
 		return answer as Extract<FromLoad, { type: 'joined' }>;

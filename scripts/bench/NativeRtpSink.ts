@@ -8,7 +8,7 @@ import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { RtpReceiveStats } from '../../server/synthetic/RtpReceiveStats.js';
 import type { ConsumerRtpSink } from '../../server/synthetic/RtpSink.js';
-import { processCpuMs } from './processCpuMs.js';
+import { procStat } from './procStat.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SOURCE = path.join(HERE, 'rtp-sink.c');
@@ -112,7 +112,7 @@ export class NativeRtpSink implements ConsumerRtpSink {
 
 	/** The sink process's CPU time so far (ms). */
 	get cpuMs(): number {
-		return this.#child.pid === undefined || this.#closed ? 0 : processCpuMs(this.#child.pid);
+		return this.#child.pid === undefined || this.#closed ? 0 : procStat(this.#child.pid).cpuMs;
 	}
 
 	get closed(): boolean {

@@ -9,7 +9,7 @@ import { BenchScraper } from './BenchScraper.js';
 import type { ScrapeTiming } from './benchScraperChild.js';
 import { planTopology, type BenchSize } from './BenchTopology.js';
 import type { LoadTotals } from './benchLoadMessages.js';
-import { processCpuMs } from './processCpuMs.js';
+import { procStat } from './procStat.js';
 
 /** One size's figures; latencies in ms, losses in percent of the packets the sink expected. */
 export type SizeResult = {
@@ -35,6 +35,8 @@ export type SizeResult = {
 	workerCpuPercent: number;
 	/** CPU of the bench's load (synthetic senders and the RTP sink) without scraping, % of a core. */
 	loadCpuPercent: number;
+	/** Seconds of media before measuring, until the worker was in its steady state. */
+	settleSeconds: number;
 	scrapeTimeoutMs: number;
 	/** Slowest scrape of the scrape-every-second windows, and how many said they timed out. */
 	maxScrapeMs: number;
@@ -58,6 +60,9 @@ const JOIN_CONCURRENCY = 8;
 const SINK_SOCKETS = 8;
 const SATURATED_ROUNDS = 1;
 const SATURATED_SEQUENTIAL_CAP_MS = 60_000;
+const SETTLE_WINDOW_MS = 3000;
+const SETTLE_MAX_MS = 120_000;
+const SETTLE_MIN_MS = Number(process.env.SETTLE_MIN_MS ?? 30_000);
 
 /**
  * One size of scripts/bench-scrape: a Server in this process (so the mediasoup objects are at hand
@@ -104,6 +109,7 @@ export class SizeBench {
 		const joined = await load.join({ url: server.appUrl, rooms: topology.rooms, videoKbps: this.#options.videoKbps, joinConcurrency: JOIN_CONCURRENCY, sinkSockets: SINK_SOCKETS });
 		if (joined.failures > 0) throw new Error(`${label}: ${joined.failures} joins failed, first: ${joined.firstError}`);
 		await this.#waitForMedia(label, topology.consumers);
+		const settleSeconds = await this.#settle(label);
 
 		const objects = this.#statsTargets();
 		progress(`${label}: ${objects.length} objects; warming up`);
@@ -187,6 +193,7 @@ export class SizeBench {
 			forwardedPps: Math.round(quiet.recvPackets / quiet.seconds),
 			workerCpuPercent: round1(100 * rate(quiet, 'workerMs') / 1000),
 			loadCpuPercent: round1(100 * rate(quiet, 'loadMs') / 1000),
+			settleSeconds: round1(settleSeconds),
 			scrapeTimeoutMs: config.prometheus.scrapeTimeoutMs,
 			maxScrapeMs: round1(Math.max(0, ...withScrapes.map((s) => s.ms))),
 			timedOutScrapes: withScrapes.filter((s) => s.timedOut).length,
@@ -208,6 +215,46 @@ export class SizeBench {
 		}
 	}
 
+	/**
+	 * Until the worker runs in its steady state; returns how long that took (s). For the first tens
+	 * of seconds of media the worker is slower and erratic (2,000 video consumers touch their
+	 * retransmission buffers for the first time: a gigabyte of page faults), and every figure taken
+	 * then, the sweeps' and the exporter's alike, is slower and noisier by a factor of 2-3. Steady:
+	 * RSS grew by less than 1% and CPU moved by less than 5 points from one window to the next.
+	 */
+	async #settle(label: string): Promise<number> {
+		const pids = this.#server!.workerPool.workers.map((w) => w.pid);
+		const sample = (): { at: number; cpuMs: number; rssBytes: number } => {
+			const at = performance.now();
+			let cpuMs = 0;
+			let rssBytes = 0;
+			for (const pid of pids) {
+				const stat = procStat(pid);
+				cpuMs += stat.cpuMs;
+				rssBytes += stat.rssBytes;
+			}
+			return { at, cpuMs, rssBytes };
+		};
+		const start = performance.now();
+		let previous = sample();
+		let previousCpu: number | undefined;
+		for (;;) {
+			await sleep(SETTLE_WINDOW_MS);
+			const now = sample();
+			const cpu = 100 * (now.cpuMs - previous.cpuMs) / (now.at - previous.at);
+			const growth = (now.rssBytes - previous.rssBytes) / Math.max(1, previous.rssBytes);
+			const seconds = (now.at - start) / 1000;
+			this.#options.progress(`${label}: settling ${seconds.toFixed(0)} s: worker ${cpu.toFixed(0)}% CPU, RSS ${(now.rssBytes / 2 ** 30).toFixed(2)} GiB (${growth >= 0 ? '+' : ''}${(100 * growth).toFixed(1)}%)`);
+			if (seconds * 1000 >= SETTLE_MIN_MS && growth < 0.01 && previousCpu !== undefined && Math.abs(cpu - previousCpu) < 5) return seconds;
+			if (seconds * 1000 >= SETTLE_MAX_MS) {
+				this.#options.progress(`${label}: not steady after ${seconds.toFixed(0)} s; measuring anyway`);
+				return seconds;
+			}
+			previous = now;
+			previousCpu = cpu;
+		}
+	}
+
 	/** Every transport, producer and consumer the exporter sweeps, as mediasoup objects. */
 	#statsTargets(): { getStats(): Promise<unknown> }[] {
 		const observer = this.#server!.sfuObserver;
@@ -222,7 +269,7 @@ export class SizeBench {
 	async #usage(): Promise<Usage> {
 		const cpu = process.cpuUsage();
 		let workerMs = 0;
-		for (const worker of this.#server!.workerPool.workers) workerMs += processCpuMs(worker.pid);
+		for (const worker of this.#server!.workerPool.workers) workerMs += procStat(worker.pid).cpuMs;
 		return { at: performance.now(), nodeMs: (cpu.user + cpu.system) / 1000, workerMs, load: await this.#load!.totals() };
 	}
 
