@@ -62,7 +62,7 @@ const SATURATED_ROUNDS = 1;
 const SATURATED_SEQUENTIAL_CAP_MS = 60_000;
 const SETTLE_WINDOW_MS = 3000;
 const SETTLE_MAX_MS = 120_000;
-const SETTLE_MIN_MS = Number(process.env.SETTLE_MIN_MS ?? 30_000);
+const SETTLE_MIN_MS = 20_000;
 
 /**
  * One size of scripts/bench-scrape: a Server in this process (so the mediasoup objects are at hand
