@@ -14,9 +14,10 @@ import { parseArgs } from 'node:util';
 import { parseSizes, type BenchSize } from './bench/BenchTopology.js';
 import { SizeBench, type SizeResult } from './bench/SizeBench.js';
 import { latencyChart } from './bench/LatencyChart.js';
+import type { SinkKind } from './bench/benchLoadMessages.js';
 
 const usage = `usage: scripts/bench-scrape [--sizes 50/500,100/1000,200/2000] [--scrapes N] [--json] [--saturate]
-                           [--window-seconds S] [--video-kbps N] [--scrape-timeout-ms MS] [--chart FILE]
+                           [--window-seconds S] [--video-kbps N] [--scrape-timeout-ms MS] [--sink native|node] [--chart FILE]
   --sizes P/C,...       producers/consumers per size (default 50/500,100/1000,200/2000)
   --scrapes N           scrapes (and sweeps) measured per size, at least 1 (default 20)
   --json                print one JSON document on stdout instead of the table; no chart
@@ -25,11 +26,13 @@ const usage = `usage: scripts/bench-scrape [--sizes 50/500,100/1000,200/2000] [-
   --window-seconds S    seconds of media with and without a scrape every second (default: --scrapes)
   --video-kbps N        VP8 bitrate per sending peer (default 400)
   --scrape-timeout-ms MS  the exporter's deadline (default: the config's, 5000)
+  --sink native|node    the RTP sink: rtp-sink.c with recvmmsg (default), or node's dgram in the
+                        load process (a callback per packet: most of a core at 2,000 consumers)
   --chart FILE          where the SVG goes (default scripts/bench-results/scrape-latency.svg)`;
 
 type Options = {
 	sizes: BenchSize[]; scrapes: number; json: boolean; saturateSize?: BenchSize; windowSeconds: number;
-	videoKbps: number; scrapeTimeoutMs?: number; chart: string;
+	videoKbps: number; scrapeTimeoutMs?: number; sink: SinkKind; chart: string;
 };
 
 function parseOptions(): Options {
@@ -43,6 +46,7 @@ function parseOptions(): Options {
 			'window-seconds': { type: 'string' },
 			'video-kbps': { type: 'string', default: '400' },
 			'scrape-timeout-ms': { type: 'string' },
+			sink: { type: 'string', default: 'native' },
 			chart: { type: 'string', default: path.join('scripts', 'bench-results', 'scrape-latency.svg') },
 			help: { type: 'boolean', short: 'h', default: false }
 		},
@@ -66,8 +70,14 @@ function parseOptions(): Options {
 		windowSeconds: values['window-seconds'] !== undefined ? integer('window-seconds', values['window-seconds'], 2, 3600) : Math.max(2, scrapes),
 		videoKbps: integer('video-kbps', values['video-kbps'], 10, 20_000),
 		scrapeTimeoutMs: values['scrape-timeout-ms'] !== undefined ? integer('scrape-timeout-ms', values['scrape-timeout-ms'], 100, 120_000) : undefined,
+		sink: sinkKind(values.sink),
 		chart: values.chart
 	};
+}
+
+function sinkKind(text: string): SinkKind {
+	if (text !== 'native' && text !== 'node') throw new TypeError(`--sink: expected native or node, got ${JSON.stringify(text)}`);
+	return text;
 }
 
 function table(results: readonly SizeResult[]): string {
@@ -117,7 +127,7 @@ async function main(): Promise<number> {
 	for (const { size, saturate } of runs) {
 		const bench = new SizeBench({
 			size, saturate, scrapes: options.scrapes, windowSeconds: options.windowSeconds, videoKbps: options.videoKbps,
-			scrapeTimeoutMs: options.scrapeTimeoutMs, progress
+			scrapeTimeoutMs: options.scrapeTimeoutMs, sink: options.sink, progress
 		});
 		const result = await bench.run();
 		progress(`${result.producers}/${result.consumers}: exporter p50 ${result.exporterP50Ms} ms, sequential ${result.sequentialP50Ms} ms, floor ${result.floorP50Ms} ms`);
@@ -127,11 +137,11 @@ async function main(): Promise<number> {
 	}
 	const loadAverage = { before: round2(loadBefore), after: round2(os.loadavg()[0]!), cores: os.availableParallelism() };
 	if (options.json) {
-		process.stdout.write(`${JSON.stringify({ sizes: results, loadAverage, scrapes: options.scrapes, windowSeconds: options.windowSeconds, videoKbps: options.videoKbps }, null, 2)}\n`);
+		process.stdout.write(`${JSON.stringify({ sizes: results, loadAverage, scrapes: options.scrapes, windowSeconds: options.windowSeconds, videoKbps: options.videoKbps, sink: options.sink }, null, 2)}\n`);
 		return 0;
 	}
 	process.stdout.write(`${table(results)}\n\nload average (1 min) ${loadAverage.before} before, ${loadAverage.after} after, ${loadAverage.cores} cores; ` +
-		`${options.scrapes} scrapes per size, loss windows ${options.windowSeconds} s each, video ${options.videoKbps} kbps; loss in % of packets expected at the sink\n`);
+		`${options.scrapes} scrapes per size, loss windows ${options.windowSeconds} s each, video ${options.videoKbps} kbps, ${options.sink} RTP sink; loss in % of packets expected at the sink\n`);
 	const points = results.filter((r) => !r.saturate).map((r) => ({ consumers: r.consumers, exporterMs: r.exporterP50Ms, sequentialMs: r.sequentialP50Ms, floorMs: r.floorP50Ms }));
 	if (points.length > 0) {
 		fs.mkdirSync(path.dirname(options.chart), { recursive: true });

@@ -29,11 +29,18 @@ function run(args: string[], timeoutMs: number): Promise<{ code: number | null; 
 	});
 }
 
-test('scripts/bench-scrape --json at 4/12 reports every figure as a number', { timeout: 180_000 }, async () => {
-	const { code, stdout, stderr } = await run(['--sizes', '4/12', '--scrapes', '3', '--window-seconds', '2', '--json'], 170_000);
+for (const sink of ['native', 'node'] as const) {
+	test(`scripts/bench-scrape --json at 4/12 reports every figure as a number (${sink} RTP sink)`, { timeout: 180_000 }, async () => {
+		await smoke(sink);
+	});
+}
+
+async function smoke(sink: 'native' | 'node'): Promise<void> {
+	const { code, stdout, stderr } = await run(['--sizes', '4/12', '--scrapes', '3', '--window-seconds', '2', '--sink', sink, '--json'], 170_000);
 	assert.equal(code, 0, `bench-scrape exited ${code}:\n${stderr}`);
-	const report = JSON.parse(stdout) as { sizes: Record<string, unknown>[] };
+	const report = JSON.parse(stdout) as { sizes: Record<string, unknown>[]; sink: string };
 	assert.equal(report.sizes.length, 1);
+	assert.equal(report.sink, sink);
 	const [size] = report.sizes as [Record<string, unknown>];
 	for (const field of FIELDS) {
 		assert.equal(typeof size[field], 'number', `${field} is ${JSON.stringify(size[field])}`);
@@ -41,6 +48,8 @@ test('scripts/bench-scrape --json at 4/12 reports every figure as a number', { t
 	}
 	assert.equal(size.producers, 4);
 	assert.equal(size.consumers, 12);
+	// The sink got the forwarded media (12 consumers of opus and VP8: hundreds of packets a second).
+	assert.ok((size.forwardedPps as number) > 100, `forwardedPps ${String(size.forwardedPps)}`);
 	// Progress went to stderr, so stdout was the JSON document alone.
 	assert.match(stderr, /\[bench-scrape\] 4\/12:/);
-});
+}

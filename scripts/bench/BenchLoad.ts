@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RoomPlan } from './BenchTopology.js';
-import type { FromLoad, LoadTotals, ToLoad } from './benchLoadMessages.js';
+import type { FromLoad, LoadTotals, SinkKind, ToLoad } from './benchLoadMessages.js';
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'benchLoadChild.ts');
 
@@ -46,7 +46,7 @@ export class BenchLoad {
 		return this.#child.pid;
 	}
 
-	async join(options: { url: string; rooms: RoomPlan[]; videoKbps: number; joinConcurrency: number; sinkSockets: number }): Promise<{ peers: number; failures: number; firstError?: string }> {
+	async join(options: { url: string; rooms: RoomPlan[]; videoKbps: number; joinConcurrency: number; sinkSockets: number; sink: SinkKind }): Promise<{ peers: number; failures: number; firstError?: string }> {
 		const answer = await this.#ask({ type: 'join', ...options }, 'joined', 600_000);
 		return answer as Extract<FromLoad, { type: 'joined' }>;
 	}

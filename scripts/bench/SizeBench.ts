@@ -8,7 +8,7 @@ import { BenchLoad } from './BenchLoad.js';
 import { BenchScraper } from './BenchScraper.js';
 import type { ScrapeTiming } from './benchScraperChild.js';
 import { planTopology, type BenchSize } from './BenchTopology.js';
-import type { LoadTotals } from './benchLoadMessages.js';
+import type { LoadTotals, SinkKind } from './benchLoadMessages.js';
 import { procStat } from './procStat.js';
 
 /** One size's figures; latencies in ms, losses in percent of the packets the sink expected. */
@@ -51,6 +51,7 @@ export type SizeBenchOptions = {
 	videoKbps: number;
 	saturate: boolean;
 	scrapeTimeoutMs?: number;
+	sink: SinkKind;
 	progress: (line: string) => void;
 };
 
@@ -62,7 +63,8 @@ const SATURATED_ROUNDS = 1;
 const SATURATED_SEQUENTIAL_CAP_MS = 60_000;
 const SETTLE_WINDOW_MS = 3000;
 const SETTLE_MAX_MS = 120_000;
-const SETTLE_MIN_MS = 20_000;
+/** At least this much media per consumer before measuring (20 s at 2,000 consumers). */
+const SETTLE_MIN_MS_PER_CONSUMER = 10;
 
 /**
  * One size of scripts/bench-scrape: a Server in this process (so the mediasoup objects are at hand
@@ -106,10 +108,10 @@ export class SizeBench {
 		const otherScraper = this.#otherScraper = new BenchScraper(server.metricsUrl!);
 		const load = this.#load = BenchLoad.start();
 		progress(`${label}: ${topology.peers} peers in ${topology.rooms.length} rooms (${topology.producers} producers, ${topology.consumers} consumers), joining`);
-		const joined = await load.join({ url: server.appUrl, rooms: topology.rooms, videoKbps: this.#options.videoKbps, joinConcurrency: JOIN_CONCURRENCY, sinkSockets: SINK_SOCKETS });
+		const joined = await load.join({ url: server.appUrl, rooms: topology.rooms, videoKbps: this.#options.videoKbps, joinConcurrency: JOIN_CONCURRENCY, sinkSockets: SINK_SOCKETS, sink: this.#options.sink });
 		if (joined.failures > 0) throw new Error(`${label}: ${joined.failures} joins failed, first: ${joined.firstError}`);
 		await this.#waitForMedia(label, topology.consumers);
-		const settleSeconds = await this.#settle(label);
+		const settleSeconds = await this.#settle(label, topology.consumers * SETTLE_MIN_MS_PER_CONSUMER);
 
 		const objects = this.#statsTargets();
 		progress(`${label}: ${objects.length} objects; warming up`);
@@ -222,7 +224,7 @@ export class SizeBench {
 	 * then, the sweeps' and the exporter's alike, is slower and noisier by a factor of 2-3. Steady:
 	 * RSS grew by less than 1% and CPU moved by less than 5 points from one window to the next.
 	 */
-	async #settle(label: string): Promise<number> {
+	async #settle(label: string, minMs: number): Promise<number> {
 		const pids = this.#server!.workerPool.workers.map((w) => w.pid);
 		const sample = (): { at: number; cpuMs: number; rssBytes: number } => {
 			const at = performance.now();
@@ -245,7 +247,7 @@ export class SizeBench {
 			const growth = (now.rssBytes - previous.rssBytes) / Math.max(1, previous.rssBytes);
 			const seconds = (now.at - start) / 1000;
 			this.#options.progress(`${label}: settling ${seconds.toFixed(0)} s: worker ${cpu.toFixed(0)}% CPU, RSS ${(now.rssBytes / 2 ** 30).toFixed(2)} GiB (${growth >= 0 ? '+' : ''}${(100 * growth).toFixed(1)}%)`);
-			if (seconds * 1000 >= SETTLE_MIN_MS && growth < 0.01 && previousCpu !== undefined && Math.abs(cpu - previousCpu) < 5) return seconds;
+			if (seconds * 1000 >= minMs && growth < 0.01 && previousCpu !== undefined && Math.abs(cpu - previousCpu) < 5) return seconds;
 			if (seconds * 1000 >= SETTLE_MAX_MS) {
 				this.#options.progress(`${label}: not steady after ${seconds.toFixed(0)} s; measuring anyway`);
 				return seconds;

@@ -1,23 +1,25 @@
 /**
  * The bench's load: synthetic peers in a process of their own and the RTP sink in another
- * (NativeRtpSink), so the bench's scraping and sweeping (in the server's process) cannot stall the
- * sink and show up as loss, and receiving ~100,000 packets/s does not take a core from the server.
+ * (NativeRtpSink, by default), so the bench's scraping and sweeping (in the server's process)
+ * cannot stall the sink and show up as loss, and receiving ~100,000 packets/s does not take a core
+ * from the server (`--sink node` puts server/synthetic/RtpSink in this process instead).
  * Driven over IPC by BenchLoad (scripts/bench/BenchLoad.ts).
  */
 import '../../server/workerBinary.js';
 import { SyntheticPeer } from '../../server/synthetic/SyntheticPeer.js';
 import { NativeRtpSink } from './NativeRtpSink.js';
+import { RtpSink } from '../../server/synthetic/RtpSink.js';
 import type { FromLoad, LoadTotals, ToLoad } from './benchLoadMessages.js';
 
-let sink: NativeRtpSink | undefined;
+let sink: NativeRtpSink | RtpSink | undefined;
 const peers: SyntheticPeer[] = [];
 
 function send(message: FromLoad): void {
 	process.send?.(message);
 }
 
-async function join({ url, rooms, videoKbps, joinConcurrency, sinkSockets }: Extract<ToLoad, { type: 'join' }>): Promise<void> {
-	sink ??= await NativeRtpSink.create({ sockets: sinkSockets });
+async function join({ url, rooms, videoKbps, joinConcurrency, sinkSockets, sink: kind }: Extract<ToLoad, { type: 'join' }>): Promise<void> {
+	sink ??= kind === 'native' ? await NativeRtpSink.create({ sockets: sinkSockets }) : await RtpSink.create({ sockets: sinkSockets });
 	const jobs: { roomId: string; name: string; sends: boolean }[] = [];
 	for (const room of rooms) {
 		for (let i = 1; i <= room.senders; i++) jobs.push({ roomId: room.roomId, name: `${room.roomId}-sender-${i}`, sends: true });
@@ -42,9 +44,11 @@ async function join({ url, rooms, videoKbps, joinConcurrency, sinkSockets }: Ext
 }
 
 async function totals(): Promise<LoadTotals> {
-	await sink?.refresh();
+	// The node sink counts in this process (and its CPU is this process's); the native one in its own.
+	const native = sink instanceof NativeRtpSink ? sink : undefined;
+	await native?.refresh();
 	const cpu = process.cpuUsage();
-	const cpuMs = (cpu.user + cpu.system) / 1000 + (sink?.cpuMs ?? 0);
+	const cpuMs = (cpu.user + cpu.system) / 1000 + (native?.cpuMs ?? 0);
 	const out: LoadTotals = { peers: peers.length, consumers: 0, receiving: 0, sentPackets: 0, recvPackets: 0, expected: 0, lost: 0, cpuMs };
 	for (const peer of peers) {
 		const { sent, received } = peer.stats();

@@ -15,8 +15,11 @@ export type LoadTotals = {
 	cpuMs: number;
 };
 
+/** `native`: scripts/bench/rtp-sink.c in a process of its own; `node`: server/synthetic/RtpSink in the load process. */
+export type SinkKind = 'native' | 'node';
+
 export type ToLoad =
-	| { type: 'join'; url: string; rooms: RoomPlan[]; videoKbps: number; joinConcurrency: number; sinkSockets: number }
+	| { type: 'join'; url: string; rooms: RoomPlan[]; videoKbps: number; joinConcurrency: number; sinkSockets: number; sink: SinkKind }
 	| { type: 'totals' }
 	| { type: 'close' };
 
