@@ -119,8 +119,9 @@ export default {
 		// exporter answers with what it has and sets meter_sfu_exporter_scrape_timed_out to 1.
 		scrapeTimeoutMs: 5000,
 		// Most objects whose getStats() may be in flight at once during a scrape's stats sweep (split
-		// over 4 requests; the observer stream allows at most 64 per request). Lower values stall a
-		// busy worker's media less per sweep but make the sweep slower (prom.md, "Scrape performance").
+		// over about 8 small requests to the observer stream, which allows 64 per request; 1,024 at
+		// most). Lower values stall a busy worker's media less per sweep but make the sweep slower
+		// (prom.md, "Scrape performance").
 		statsConcurrency: 256,
 		// Access to the metrics port (/metrics, /overview and everything else on it). See prom.md,
 		// "Securing the endpoint". Without any of these, anyone who can reach the port may read it.
