@@ -6,7 +6,8 @@ import path from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { RtpReceiveStats } from '../../server/synthetic/RtpReceiveStats.js';
+import type { RtpReceiveStats } from '../../server/synthetic/RtpReceiveStats.js';
+import { RtpReceiveStatsTable } from '../../server/synthetic/RtpReceiveStatsTable.js';
 import type { ConsumerRtpSink } from '../../server/synthetic/RtpSink.js';
 import { procStat } from './procStat.js';
 
@@ -38,7 +39,7 @@ export class NativeRtpSink implements ConsumerRtpSink {
 	readonly #child: ChildProcessByStdio<Writable, Readable, null>;
 	readonly #lines: Interface;
 	readonly #ports: number[];
-	readonly #streams = new Map<number, RtpReceiveStats>();
+	readonly #streams = new RtpReceiveStatsTable();
 	/** Line handlers in order: the child answers commands in the order they were written. */
 	readonly #readers: ((line: string) => boolean)[] = [];
 	#next = 0;
@@ -123,16 +124,8 @@ export class NativeRtpSink implements ConsumerRtpSink {
 		return { ip: this.ip, port: this.#ports[this.#next++ % this.#ports.length]! };
 	}
 
-	watch({ remotePort, ssrc, mimeType }: { remotePort: number; ssrc: number; mimeType?: string }): RtpReceiveStats {
-		const key = remotePort * 0x100000000 + ssrc;
-		let stats = this.#streams.get(key);
-		if (!stats) {
-			stats = new RtpReceiveStats({ remotePort, ssrc, mimeType });
-			this.#streams.set(key, stats);
-		} else if (mimeType) {
-			stats.mimeType = mimeType;
-		}
-		return stats;
+	watch(stream: { remotePort: number; ssrc: number; mimeType?: string }): RtpReceiveStats {
+		return this.#streams.watch(stream);
 	}
 
 	/** Copies the child's counts into the watched streams (and any it saw unannounced); concurrent calls share one. */

@@ -3,7 +3,8 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { Logger } from '../Logger.js';
 import { TypedEmitter } from '../TypedEmitter.js';
-import { RtpReceiveStats } from './RtpReceiveStats.js';
+import type { RtpReceiveStats } from './RtpReceiveStats.js';
+import { RtpReceiveStatsTable } from './RtpReceiveStatsTable.js';
 
 const logger = new Logger('RtpSink');
 
@@ -36,8 +37,7 @@ export type ConsumerRtpSink = Pick<RtpSink, 'nextAddress' | 'watch' | 'close'>;
 export class RtpSink extends TypedEmitter<RtpSinkEvents> {
 	readonly ip: string;
 	readonly #sockets: dgram.Socket[];
-	/** Key: remotePort * 2^32 + ssrc (fits in a double exactly). */
-	readonly #streams = new Map<number, RtpReceiveStats>();
+	readonly #streams = new RtpReceiveStatsTable();
 	#next = 0;
 	#rtcpPackets = 0;
 	#closed = false;
@@ -97,16 +97,8 @@ export class RtpSink extends TypedEmitter<RtpSinkEvents> {
 	 * Statistics of the stream from `remotePort` with `ssrc`, created if new. Call it before the
 	 * consumer is resumed to label the stream (`mimeType` enables VP8 keyframe counting).
 	 */
-	watch({ remotePort, ssrc, mimeType }: { remotePort: number; ssrc: number; mimeType?: string }): RtpReceiveStats {
-		const key = remotePort * 0x100000000 + ssrc;
-		let stats = this.#streams.get(key);
-		if (!stats) {
-			stats = new RtpReceiveStats({ remotePort, ssrc, mimeType });
-			this.#streams.set(key, stats);
-		} else if (mimeType) {
-			stats.mimeType = mimeType;
-		}
-		return stats;
+	watch(stream: { remotePort: number; ssrc: number; mimeType?: string }): RtpReceiveStats {
+		return this.#streams.watch(stream);
 	}
 
 	get streams(): RtpReceiveStats[] {
@@ -141,13 +133,7 @@ export class RtpSink extends TypedEmitter<RtpSinkEvents> {
 			this.#rtcpPackets++;
 			return;
 		}
-		const ssrc = message.readUInt32BE(8);
-		const key = remotePort * 0x100000000 + ssrc;
-		let stats = this.#streams.get(key);
-		if (!stats) {
-			stats = new RtpReceiveStats({ remotePort, ssrc });
-			this.#streams.set(key, stats);
-		}
+		const stats = this.#streams.watch({ remotePort, ssrc: message.readUInt32BE(8) });
 		stats.record(message, Date.now());
 	}
 }
