@@ -246,7 +246,7 @@ test('closed producers, consumers and transports have no series in the next scra
 	});
 });
 
-test('an object that closes during the sweep, after its series were written, is not in that scrape', async () => {
+test('an object that closes during the sweep, after its series were written, is not in that scrape; one whose labels changed has them as at the end', async () => {
 	const stack = await startObserverStack();
 	const client = new ObserverStreamClient({ socketPath: stack.socketPath });
 	try {
@@ -269,6 +269,14 @@ test('an object that closes during the sweep, after its series were written, is 
 			request: (async (method: RequestMethod, params: never, options?: { timeoutMs?: number }) => {
 				if (method === 'getStats') {
 					getStatsCalls++;
+					if (getStatsCalls === 2) {
+						// After the first answer (the send transport's): its first RTP packet gives it a
+						// tuple, so its labels change (proto, local_addr).
+						const socket = await udpTo(send);
+						socket.send(rtpPacket({ payloadType: 100, ssrc: 8100, seq: 1, timestamp: 0, payloadSize: 50 }));
+						await until('the tuple in the mirror', () => client.state.transports[send.id]?.tuple !== null);
+						socket.close();
+					}
 					if (answered && !victim) {
 						victim = answered;
 						victim.close();
@@ -291,7 +299,69 @@ test('an object that closes during the sweep, after its series were written, is 
 			assert.equal(scored.size, 39, 'every other consumer has its series');
 			assert.ok(consumers.every((c) => c === victim || scored.has(c.id)));
 			assert.equal(m.find('mediasoup_transport_sent_bytes').length, 2);
+			const sendSeries = m.samples.filter((x) => x.labels.transport_id === send.id && x.name.startsWith('mediasoup_transport_'));
+			assert.ok(sendSeries.length >= 4, 'the send transport has its series');
+			assert.ok(sendSeries.every((x) => x.labels.proto === 'udp'), 'written again with the labels of the end of the sweep');
+			assert.equal(m.find('mediasoup_transport_received_bytes', { transport_id: send.id }).length, 1, 'once');
 			assert.equal(m.value('meter_sfu_exporter_stats_objects', { result: 'error' }), 0, 'closing is churn, not an error');
+		} finally {
+			exporter.close();
+		}
+	} finally {
+		client.close();
+		await stack.close();
+	}
+});
+
+test('answers that come after their scrape\'s deadline do not touch the next scrape\'s series', async () => {
+	const stack = await startObserverStack();
+	const client = new ObserverStreamClient({ socketPath: stack.socketPath });
+	try {
+		await client.connect();
+		const r = await router(stack, 'room-late');
+		const transports = [await sendTransport(r, 'room-late', 'peer-1'), await sendTransport(r, 'room-late', 'peer-2'), await sendTransport(r, 'room-late', 'peer-3')];
+		await until('the transports in the mirror', () => transports.every((t) => t.id in client.state.transports));
+		// The real stream, with answers held back: the first scrape's past its deadline (600 ms less
+		// its reserve), the second's so that the first's late answers land between its first two
+		// answers (80 ms) and its last (200 ms more).
+		let phase: 'late' | 'slow' | 'quick' = 'late';
+		let slowCalls = 0;
+		const returned = new Map<string, number>();
+		const source: ObserverSource = {
+			get state() { return client.state; },
+			get connected() { return client.connected; },
+			get hello() { return client.hello; },
+			request: (async (method: RequestMethod, params: never, options?: { timeoutMs?: number }) => {
+				const asked = phase;
+				const answer = await client.request(method, params, options);
+				if (method !== 'getStats') return answer;
+				if (asked !== 'quick') await sleep(asked === 'late' ? 650 : slowCalls++ < 2 ? 80 : 280);
+				const { stats } = answer as { stats: Record<string, { bytesReceived?: number }[]> };
+				// A stale answer is told apart by its value: the first phase's are made 1 byte larger.
+				for (const [id, [entry]] of Object.entries(stats)) {
+					if (!entry) continue;
+					if (asked === 'late') entry.bytesReceived = (entry.bytesReceived ?? 0) + 1;
+					else if (asked === 'slow') returned.set(id, entry.bytesReceived ?? 0);
+				}
+				return answer;
+			}) as ObserverSource['request']
+		};
+		const config = await testConfig(stack.dir, { prometheus: { numeric: true, statsConcurrency: 2, scrapeTimeoutMs: 600 } });
+		const exporter = new Exporter({ source, options: config.prometheus });
+		try {
+			const first = parseExposition(Buffer.concat((await exporter.scrape()).chunks).toString());
+			assert.equal(first.value('meter_sfu_exporter_scrape_timed_out'), 1, 'the first scrape hit its deadline');
+			assert.equal(first.find('mediasoup_transport_received_bytes').length, 0);
+			phase = 'slow';
+			const second = parseExposition(Buffer.concat((await exporter.scrape()).chunks).toString());
+			const received = second.find('mediasoup_transport_received_bytes');
+			assert.deepEqual(received.map((s) => s.labels.transport_id).sort(), transports.map((t) => t.id).sort(), 'one series per transport, none missing');
+			for (const sample of received) assert.equal(sample.value, returned.get(sample.labels.transport_id!), 'the second scrape\'s own value');
+			// The first scrape's stragglers are done by now; a third scrape is whole too.
+			phase = 'quick';
+			await sleep(200);
+			const third = parseExposition(Buffer.concat((await exporter.scrape()).chunks).toString());
+			assert.equal(third.find('mediasoup_transport_received_bytes').length, transports.length);
 		} finally {
 			exporter.close();
 		}

@@ -1,5 +1,5 @@
 import { Logger } from '../Logger.js';
-import type { ObservedState } from '../observer/ObservedState.js';
+import type { ConsumerRecord, ObservedState, PeerRecord, ProducerRecord, TransportRecord } from '../observer/ObservedState.js';
 import type { MetricsSnapshot } from './MetricsSnapshot.js';
 import type { ObjectFamilies } from './ObjectFamily.js';
 import type { ObjectLabeler } from './ObjectLabeler.js';
@@ -10,13 +10,18 @@ const logger = new Logger('ObjectSeriesBuild');
 
 export type ObjectParts = { parts: Buffer[][]; series: number };
 
+/** The records an object's labels were made from when its series were written. */
+type WrittenFrom = { record: TransportRecord | ProducerRecord | ConsumerRecord; transport?: TransportRecord; peer?: PeerRecord };
+
 /**
  * The per-object series of one snapshot, written while its sweep runs: each request's getStats()
  * answers become exposition lines as they arrive (the worker is still answering the others then,
  * and this process would otherwise wait), so when the last answer comes only its few objects are
- * left to write, not 23,000 lines. Labels come from the state model as it is when the answer
- * arrives. finish() takes the snapshot: the ICE/DTLS state series come from its state, and the
- * series of objects that closed during the sweep are left out, as if never swept.
+ * left to write, not 23,000 lines. finish() takes the snapshot: the ICE/DTLS state series come
+ * from its state, the series of objects that closed during the sweep are left out, and those of
+ * objects whose labels' sources changed meanwhile (a record, its transport's or its peer's: records
+ * are immutable values, an update is a new one) are written again from the snapshot, so every
+ * series of a scrape carries the labels of its end.
  *
  * Only for unique label sets (ids in them): with `quiet`, series of different objects fold into
  * one and the collectors build them from the whole snapshot instead.
@@ -25,18 +30,26 @@ export class ObjectSeriesBuild {
 	readonly #families: ObjectFamilies;
 	readonly #labels: ObjectLabeler;
 	readonly #state: Readonly<ObservedState>;
+	readonly #currentState: () => Readonly<ObservedState>;
 	readonly #transport: TransportFamilies;
 	readonly #stream: Record<Role, StreamFamilies>;
-	/** Objects whose stats were written. */
-	readonly #written = new Set<string>();
+	/** Objects whose stats were written, and what from. */
+	readonly #written = new Map<string, WrittenFrom>();
 	#failure?: Error;
 	#finished = false;
 
-	/** `state`: the live state model (the mirror), read as answers arrive. */
-	constructor({ families, labels, state }: { families: ObjectFamilies; labels: ObjectLabeler; state: Readonly<ObservedState> }) {
+	/**
+	 * `state`: the live state model (the mirror), read as answers arrive, and `currentState` where
+	 * it is found: a mirror that resynchronises replaces its state, and this build then declines.
+	 * `labels` must read the same state.
+	 */
+	constructor({ families, labels, state, currentState }: {
+		families: ObjectFamilies; labels: ObjectLabeler; state: Readonly<ObservedState>; currentState: () => Readonly<ObservedState>;
+	}) {
 		this.#families = families;
 		this.#labels = labels;
 		this.#state = state;
+		this.#currentState = currentState;
 		families.begin();
 		// The collectors' families, in the collectors' order.
 		this.#transport = transportFamilies(families);
@@ -47,17 +60,12 @@ export class ObjectSeriesBuild {
 	add(stats: ReadonlyMap<string, readonly unknown[]>): void {
 		if (this.#finished || this.#failure) return;
 		try {
+			if (this.#currentState() !== this.#state) throw new Error('the state model was replaced (resynchronised)');
 			for (const [id, entries] of stats) {
 				if (this.#written.has(id)) continue;
-				const transport = this.#state.transports[id];
-				const producer = transport ? undefined : this.#state.producers[id];
-				const consumer = transport || producer ? undefined : this.#state.consumers[id];
-				// An object closed before its answer came: nothing to write.
-				if (!transport && !producer && !consumer) continue;
-				this.#written.add(id);
-				if (transport) addTransportStats(this.#transport, transport, this.#labels.transport(transport).labelSet, entries);
-				else if (producer) addStreamStats(this.#stream.producer, 'producer', producer, entries, this.#labels);
-				else addStreamStats(this.#stream.consumer, 'consumer', consumer!, entries, this.#labels);
+				const from = this.#writeObject(this.#state, id, entries, id);
+				// An object closed before its answer came: nothing was written.
+				if (from) this.#written.set(id, from);
 			}
 			this.#families.flush();
 		} catch (error) {
@@ -67,7 +75,8 @@ export class ObjectSeriesBuild {
 
 	/**
 	 * The families' pieces for `snapshot`, or undefined if this build cannot give them (a write
-	 * failed, or stats in the snapshot never came through add()): the collectors build them then.
+	 * failed, the state was replaced, or stats in the snapshot never came through add()): the
+	 * collectors build them then.
 	 */
 	finish(snapshot: MetricsSnapshot): ObjectParts | undefined {
 		this.#finished = true;
@@ -76,23 +85,65 @@ export class ObjectSeriesBuild {
 			logger.warn('writing series during the sweep failed (%s): building them afterwards', this.#failure.message);
 			return undefined;
 		}
-		if (!state) return undefined;
+		if (!state || this.#currentState() !== this.#state) return undefined;
 		for (const id of sweep.stats.keys()) {
 			if (!this.#written.has(id)) {
 				logger.debug('finish(): %s has stats but was not written during the sweep: building afterwards', id);
 				return undefined;
 			}
 		}
-		// Written while the sweep ran, but closed by its end (the snapshot keeps existing objects only).
-		const gone = new Set<string>();
-		for (const id of this.#written) if (!sweep.stats.has(id)) gone.add(id);
-		logger.debug('finish(): %d objects written during the sweep, %d of them closed since', this.#written.size, gone.size);
+		// Left out: closed by the end of the sweep (the snapshot keeps existing objects only), or
+		// written from records that have changed since (written again below).
+		const without = new Set<string>();
+		let rewritten = 0;
 		try {
+			for (const [id, from] of this.#written) {
+				const entries = sweep.stats.get(id);
+				if (!entries) {
+					without.add(id);
+				} else if (!sameSources(from, state)) {
+					without.add(id);
+					// Without an owner: render() must keep these.
+					this.#writeObject(state, id, entries, null);
+					rewritten++;
+				}
+			}
+			logger.debug('finish(): %d objects written during the sweep, %d closed since, %d written again', this.#written.size, without.size - rewritten, rewritten);
 			for (const transport of Object.values(state.transports)) addTransportStates(this.#transport, transport, this.#labels.transport(transport).labelSet);
-			return { parts: this.#families.render(gone), series: this.#families.seriesCount };
+			return { parts: this.#families.render(without), series: this.#families.seriesCount };
 		} catch (error) {
 			logger.warn('writing series after the sweep failed (%s): building them again', (error as Error).message);
 			return undefined;
 		}
 	}
+
+	/** One object's series from `state`'s records; returns what they were made from, or undefined if the object is not there. */
+	#writeObject(state: Readonly<ObservedState>, id: string, entries: readonly unknown[], owner: string | null): WrittenFrom | undefined {
+		const transport = state.transports[id];
+		if (transport) {
+			addTransportStats(this.#transport, this.#labels.transport(transport).labelSet, entries, owner);
+			return { record: transport };
+		}
+		const producer = state.producers[id];
+		const record = producer ?? state.consumers[id];
+		if (!record) return undefined;
+		addStreamStats(producer ? this.#stream.producer : this.#stream.consumer, producer ? 'producer' : 'consumer', record, entries, this.#labels, owner);
+		return streamSources(state, record);
+	}
+}
+
+function streamSources(state: Readonly<ObservedState>, record: ProducerRecord | ConsumerRecord): WrittenFrom {
+	const transport = state.transports[record.transportId];
+	const peerId = record.peerId ?? transport?.peerId ?? null;
+	return { record, transport, peer: peerId === null ? undefined : state.peers[peerId] };
+}
+
+/** Whether an object's labels would be made from the same records in `state`. */
+function sameSources(from: WrittenFrom, state: Readonly<ObservedState>): boolean {
+	const { record } = from;
+	if (state.transports[record.id] === record) return true;
+	const current = state.producers[record.id] ?? state.consumers[record.id];
+	if (current !== record) return false;
+	const now = streamSources(state, current);
+	return now.transport === from.transport && now.peer === from.peer;
 }

@@ -115,6 +115,7 @@ export class SnapshotCollector {
 		// The freshest state: objects closed during the sweep are gone, as they should be. A stream
 		// that dropped meanwhile leaves a stale mirror, which must not be exported.
 		const state = source.connected ? copyState(source.state) : null;
+		sweep.stopNotifying();
 		const judged = state ? judge(sweep.result(), state) : emptySweep();
 		if (state) {
 			if (parts.stats.success && (judged.errors.size > 0 || judged.timedOut.size > 0)) parts.stats.success = false;

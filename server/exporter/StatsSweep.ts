@@ -104,6 +104,14 @@ export class StatsSweep {
 		}
 	}
 
+	/**
+	 * No more calls to the listeners: the snapshot has been taken, and answers that still arrive
+	 * belong to no scrape (a listener called now would write into a later snapshot's build).
+	 */
+	stopNotifying(): void {
+		this.#listeners.length = 0;
+	}
+
 	/** What has arrived so far; ids without an answer count as timed out. */
 	result(): StatsSweepResult {
 		const timedOut = new Set<string>();

@@ -68,11 +68,17 @@ export function streamFamilies(families: ObjectFamilies): Record<Role, StreamFam
 	return { producer: of('producer'), consumer: of('consumer') };
 }
 
-/** One producer's (per encoding) or consumer's series from its getStats() entries (owned by its id). */
-export function addStreamStats(families: StreamFamilies, role: Role, record: ProducerRecord | ConsumerRecord, entries: readonly unknown[], labels: ObjectLabeler): void {
+/**
+ * One producer's (per encoding) or consumer's series from its getStats() entries, owned by `owner`
+ * (ObjectFamily.add; null: none).
+ */
+export function addStreamStats(
+	families: StreamFamilies, role: Role, record: ProducerRecord | ConsumerRecord, entries: readonly unknown[], labels: ObjectLabeler, ownerOrNull: string | null
+): void {
+	const owner = ownerOrNull ?? undefined;
 	for (const stat of readRtpStreamStats(entries, role === 'producer' ? 'inbound-rtp' : 'outbound-rtp')) {
 		const labelSet = labels.stream(record, stat);
-		for (const { read, family } of families) family.add(labelSet, read(stat), record.id);
+		for (const { read, family } of families) family.add(labelSet, read(stat), owner);
 	}
 }
 
@@ -83,7 +89,7 @@ export function streamCollector({ families, state, snapshot, labels }: Collector
 		const records = role === 'producer' ? state.producers : state.consumers;
 		for (const record of Object.values(records)) {
 			const entries = snapshot.sweep.stats.get(record.id);
-			if (entries) addStreamStats(own[role], role, record, entries, labels);
+			if (entries) addStreamStats(own[role], role, record, entries, labels, record.id);
 		}
 	}
 }

@@ -21,14 +21,15 @@ export function transportFamilies(families: ObjectFamilies): TransportFamilies {
 	};
 }
 
-/** One transport's series from its getStats() entries (owned by its id). */
-export function addTransportStats(families: TransportFamilies, record: TransportRecord, labelSet: string, entries: readonly unknown[]): void {
+/** One transport's series from its getStats() entries, owned by `owner` (ObjectFamily.add; null: none). */
+export function addTransportStats(families: TransportFamilies, labelSet: string, entries: readonly unknown[], ownerOrNull: string | null): void {
 	const stat = readTransportStat(entries);
 	if (!stat) return;
-	families.received.add(labelSet, stat.bytesReceived, record.id);
-	families.sent.add(labelSet, stat.bytesSent, record.id);
-	families.recvBitrate.add(labelSet, stat.recvBitrate, record.id);
-	families.sendBitrate.add(labelSet, stat.sendBitrate, record.id);
+	const owner = ownerOrNull ?? undefined;
+	families.received.add(labelSet, stat.bytesReceived, owner);
+	families.sent.add(labelSet, stat.bytesSent, owner);
+	families.recvBitrate.add(labelSet, stat.recvBitrate, owner);
+	families.sendBitrate.add(labelSet, stat.sendBitrate, owner);
 }
 
 /** One transport's ICE and DTLS state series, from the state model. */
@@ -47,7 +48,7 @@ export function transportCollector({ families, state, snapshot, labels }: Collec
 	for (const transport of Object.values(state.transports)) {
 		const { labelSet } = labels.transport(transport);
 		const entries = snapshot.sweep.stats.get(transport.id);
-		if (entries) addTransportStats(own, transport, labelSet, entries);
+		if (entries) addTransportStats(own, labelSet, entries, transport.id);
 		addTransportStates(own, transport, labelSet);
 	}
 }
