@@ -10,7 +10,9 @@ import type { RtpReceiveStats } from '../../server/synthetic/RtpReceiveStats.js'
 import { RtpReceiveStatsTable } from '../../server/synthetic/RtpReceiveStatsTable.js';
 import type { ConsumerRtpSink } from '../../server/synthetic/RtpSink.js';
 import { procStat } from './procStat.js';
+import { Logger } from '../../server/Logger.js';
 
+const logger = new Logger('NativeRtpSink');
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SOURCE = path.join(HERE, 'rtp-sink.c');
 const CACHE = path.join(HERE, '..', '..', '.cache', 'bench');
@@ -41,7 +43,8 @@ export class NativeRtpSink implements ConsumerRtpSink {
 	readonly #ports: number[];
 	readonly #streams = new RtpReceiveStatsTable();
 	/** Line handlers in order: the child answers commands in the order they were written. */
-	readonly #readers: ((line: string) => boolean)[] = [];
+	readonly #readers: { line: (line: string) => boolean; fail: (error: Error) => void }[] = [];
+	#lastCpuMs = 0;
 	#next = 0;
 	#refreshing?: Promise<NativeRtpSinkTotals>;
 	#closed = false;
@@ -102,18 +105,30 @@ export class NativeRtpSink implements ConsumerRtpSink {
 		this.#ports = ports;
 		lines.on('line', (line) => {
 			const reader = this.#readers[0];
-			if (reader && reader(line)) this.#readers.shift();
+			if (reader && reader.line(line)) this.#readers.shift();
 		});
-		child.on('exit', () => {
+		// Writing to a sink that has just died: EPIPE here, and the exit below says why.
+		child.stdin.on('error', (error) => logger.warn('rtp-sink stdin: %s', error.message));
+		child.on('exit', (code, signal) => {
+			const expected = this.#closed;
 			this.#closed = true;
-			// A refresh waiting for an answer that will not come: end it with what it has.
-			for (const reader of this.#readers.splice(0)) reader('end 0');
+			if (!expected) logger.warn('rtp-sink exited (%s) while in use', signal ?? code);
+			// A refresh waiting for an answer that will not come fails: its figures would be partial.
+			const error = new NativeRtpSinkError(`rtp-sink exited (${signal ?? code}) before it answered`);
+			for (const reader of this.#readers.splice(0)) reader.fail(error);
 		});
 	}
 
-	/** The sink process's CPU time so far (ms). */
+	/** The sink process's CPU time so far (ms); the last value read once it has exited. */
 	get cpuMs(): number {
-		return this.#child.pid === undefined || this.#closed ? 0 : procStat(this.#child.pid).cpuMs;
+		if (this.#child.pid !== undefined && this.#child.exitCode === null && this.#child.signalCode === null) {
+			try {
+				this.#lastCpuMs = procStat(this.#child.pid).cpuMs;
+			} catch {
+				// Gone between the check and the read: keep the last value.
+			}
+		}
+		return this.#lastCpuMs;
 	}
 
 	get closed(): boolean {
@@ -131,9 +146,9 @@ export class NativeRtpSink implements ConsumerRtpSink {
 	/** Copies the child's counts into the watched streams (and any it saw unannounced); concurrent calls share one. */
 	refresh(): Promise<NativeRtpSinkTotals> {
 		if (this.#closed) return Promise.reject(new NativeRtpSinkError('rtp-sink is closed'));
-		this.#refreshing ??= new Promise<NativeRtpSinkTotals>((resolve) => {
+		this.#refreshing ??= new Promise<NativeRtpSinkTotals>((resolve, reject) => {
 			const totals: NativeRtpSinkTotals = { streams: 0, packets: 0, bytes: 0, expected: 0, lost: 0, rtcpPackets: 0 };
-			this.#readers.push((line) => {
+			this.#readers.push({ fail: reject, line: (line) => {
 				const [first, ...rest] = line.split(' ');
 				if (first === 'end') {
 					totals.rtcpPackets = Number(rest[0]);
@@ -148,7 +163,7 @@ export class NativeRtpSink implements ConsumerRtpSink {
 				totals.expected += expected!;
 				totals.lost += lost!;
 				return false;
-			});
+			} });
 			this.#child.stdin.write('stats\n');
 		}).finally(() => { this.#refreshing = undefined; });
 		return this.#refreshing;

@@ -141,6 +141,8 @@ static void drain(int fd) {
 	}
 }
 
+/* Some 100 KB at 2,800 streams: more than a pipe holds, so this may wait for the reader for a
+ * moment, while the sockets' buffers (megabytes) keep what arrives. */
 static void print_stats(void) {
 	for (size_t i = 0; i < capacity; i++) {
 		const stream_t *s = &streams[i];
@@ -214,6 +216,12 @@ int main(int argc, char **argv) {
 		if (fd < 0) die("socket");
 		/* Linux caps it at net.core.rmem_max; a default-sized buffer drops bursts. */
 		if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) < 0) die("SO_RCVBUF");
+		int granted = 0;
+		socklen_t granted_length = sizeof granted;
+		/* Linux reports twice what it grants; a small buffer would show up as forwarding loss. */
+		if (i == 0 && getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &granted, &granted_length) == 0 && granted / 2 < rcvbuf) {
+			fprintf(stderr, "rtp-sink: receive buffers of %d bytes, %d asked (net.core.rmem_max caps them)\n", granted / 2, rcvbuf);
+		}
 		if (bind(fd, (struct sockaddr *)&address, address_length) < 0) die("bind");
 		struct sockaddr_storage bound;
 		socklen_t bound_length = sizeof bound;
