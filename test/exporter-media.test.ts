@@ -10,7 +10,7 @@ import { Exporter } from '../server/exporter/Exporter.js';
 import { ReverseDnsCache } from '../server/exporter/ReverseDnsCache.js';
 import type { ExporterOptions } from '../server/exporter/ExporterOptions.js';
 import type { ObserverSource } from '../server/exporter/ObserverSource.js';
-import type { RequestMethod } from '../server/stream/protocol.js';
+import type { RequestMethod, Requests } from '../server/stream/protocol.js';
 import { startObserverStack, mediaCodecs, type ObserverStack } from './support/observerFixtures.js';
 import { testConfig } from './support/signallingServer.js';
 import { parseExposition, type Exposition } from './support/exposition.js';
@@ -91,6 +91,27 @@ async function udpTo(transport: ms.PlainTransport): Promise<dgram.Socket> {
 
 async function inboundStats(producer: ms.Producer): Promise<ms.ProducerStat[]> {
 	return (await producer.getStats()).filter((s) => s.type === 'inbound-rtp');
+}
+
+type GetStatsAnswer = Requests['getStats']['result'];
+
+/**
+ * The real stream client as the exporter's source, with each getStats request run through
+ * `around` (which asks with `ask()`): to hold answers back, or to change the world between them.
+ */
+function aroundGetStats(client: ObserverStreamClient, around: (ask: () => Promise<GetStatsAnswer>) => Promise<GetStatsAnswer>): ObserverSource {
+	return {
+		get state() { return client.state; },
+		get connected() { return client.connected; },
+		get hello() { return client.hello; },
+		request: ((method: RequestMethod, params: never, options?: { timeoutMs?: number }) => method === 'getStats'
+			? around(() => client.request('getStats', params, options))
+			: client.request(method, params, options)) as ObserverSource['request']
+	};
+}
+
+async function scrapeOf(exporter: Exporter): Promise<Exposition> {
+	return parseExposition(Buffer.concat((await exporter.scrape()).chunks).toString());
 }
 
 test('per-stream series from real getStats: simulcast encodings apart by rid and ssrc, values equal mediasoup\'s, rooms right, jitter in seconds', async () => {
@@ -262,36 +283,29 @@ test('an object that closes during the sweep, after its series were written, is 
 		let getStatsCalls = 0;
 		let answered: ms.Consumer | undefined;
 		let victim: ms.Consumer | undefined;
-		const source: ObserverSource = {
-			get state() { return client.state; },
-			get connected() { return client.connected; },
-			get hello() { return client.hello; },
-			request: (async (method: RequestMethod, params: never, options?: { timeoutMs?: number }) => {
-				if (method === 'getStats') {
-					getStatsCalls++;
-					if (getStatsCalls === 2) {
-						// After the first answer (the send transport's): its first RTP packet gives it a
-						// tuple, so its labels change (proto, local_addr).
-						const socket = await udpTo(send);
-						socket.send(rtpPacket({ payloadType: 100, ssrc: 8100, seq: 1, timestamp: 0, payloadSize: 50 }));
-						await until('the tuple in the mirror', () => client.state.transports[send.id]?.tuple !== null);
-						socket.close();
-					}
-					if (answered && !victim) {
-						victim = answered;
-						victim.close();
-						await until('the victim to leave the mirror', () => !(victim!.id in client.state.consumers));
-					}
-				}
-				const answer = await client.request(method, params, options);
-				if (method === 'getStats') answered ??= consumers.find((c) => c.id in (answer as { stats: object }).stats);
-				return answer;
-			}) as ObserverSource['request']
-		};
+		const source = aroundGetStats(client, async (ask) => {
+			getStatsCalls++;
+			if (getStatsCalls === 2) {
+				// After the first answer (the send transport's): its first RTP packet gives it a
+				// tuple, so its labels change (proto, local_addr).
+				const socket = await udpTo(send);
+				socket.send(rtpPacket({ payloadType: 100, ssrc: 8100, seq: 1, timestamp: 0, payloadSize: 50 }));
+				await until('the tuple in the mirror', () => client.state.transports[send.id]?.tuple !== null);
+				socket.close();
+			}
+			if (answered && !victim) {
+				victim = answered;
+				victim.close();
+				await until('the victim to leave the mirror', () => !(victim!.id in client.state.consumers));
+			}
+			const answer = await ask();
+			answered ??= consumers.find((c) => c.id in answer.stats);
+			return answer;
+		});
 		const config = await testConfig(stack.dir, { prometheus: { numeric: true, statsConcurrency: 1 } });
 		const exporter = new Exporter({ source, options: config.prometheus });
 		try {
-			const m = parseExposition(Buffer.concat((await exporter.scrape()).chunks).toString());
+			const m = await scrapeOf(exporter);
 			assert.equal(getStatsCalls, 43, 'one request per object');
 			assert.ok(victim, 'a consumer closed after its answer, before the sweep ended');
 			assert.deepEqual(m.samples.filter((s) => s.labels.id === victim!.id), [], 'no series of it');
@@ -327,40 +341,33 @@ test('answers that come after their scrape\'s deadline do not touch the next scr
 		let phase: 'late' | 'slow' | 'quick' = 'late';
 		let slowCalls = 0;
 		const returned = new Map<string, number>();
-		const source: ObserverSource = {
-			get state() { return client.state; },
-			get connected() { return client.connected; },
-			get hello() { return client.hello; },
-			request: (async (method: RequestMethod, params: never, options?: { timeoutMs?: number }) => {
-				const asked = phase;
-				const answer = await client.request(method, params, options);
-				if (method !== 'getStats') return answer;
-				if (asked !== 'quick') await sleep(asked === 'late' ? 650 : slowCalls++ < 2 ? 80 : 280);
-				const { stats } = answer as { stats: Record<string, { bytesReceived?: number }[]> };
-				// A stale answer is told apart by its value: the first phase's are made 1 byte larger.
-				for (const [id, [entry]] of Object.entries(stats)) {
-					if (!entry) continue;
-					if (asked === 'late') entry.bytesReceived = (entry.bytesReceived ?? 0) + 1;
-					else if (asked === 'slow') returned.set(id, entry.bytesReceived ?? 0);
-				}
-				return answer;
-			}) as ObserverSource['request']
-		};
+		const source = aroundGetStats(client, async (ask) => {
+			const asked = phase;
+			const answer = await ask();
+			if (asked !== 'quick') await sleep(asked === 'late' ? 650 : slowCalls++ < 2 ? 80 : 280);
+			// A stale answer is told apart by its value: the first phase's are made 1 byte larger.
+			for (const [id, [entry]] of Object.entries(answer.stats as Record<string, { bytesReceived?: number }[]>)) {
+				if (!entry) continue;
+				if (asked === 'late') entry.bytesReceived = (entry.bytesReceived ?? 0) + 1;
+				else if (asked === 'slow') returned.set(id, entry.bytesReceived ?? 0);
+			}
+			return answer;
+		});
 		const config = await testConfig(stack.dir, { prometheus: { numeric: true, statsConcurrency: 2, scrapeTimeoutMs: 600 } });
 		const exporter = new Exporter({ source, options: config.prometheus });
 		try {
-			const first = parseExposition(Buffer.concat((await exporter.scrape()).chunks).toString());
+			const first = await scrapeOf(exporter);
 			assert.equal(first.value('meter_sfu_exporter_scrape_timed_out'), 1, 'the first scrape hit its deadline');
 			assert.equal(first.find('mediasoup_transport_received_bytes').length, 0);
 			phase = 'slow';
-			const second = parseExposition(Buffer.concat((await exporter.scrape()).chunks).toString());
+			const second = await scrapeOf(exporter);
 			const received = second.find('mediasoup_transport_received_bytes');
 			assert.deepEqual(received.map((s) => s.labels.transport_id).sort(), transports.map((t) => t.id).sort(), 'one series per transport, none missing');
 			for (const sample of received) assert.equal(sample.value, returned.get(sample.labels.transport_id!), 'the second scrape\'s own value');
 			// The first scrape's stragglers are done by now; a third scrape is whole too.
 			phase = 'quick';
 			await sleep(200);
-			const third = parseExposition(Buffer.concat((await exporter.scrape()).chunks).toString());
+			const third = await scrapeOf(exporter);
 			assert.equal(third.find('mediasoup_transport_received_bytes').length, transports.length);
 		} finally {
 			exporter.close();
@@ -491,7 +498,7 @@ test('concurrent scrapes share one snapshot, in either format', async () => {
 		const series = (body: string): string[] => body.split('\n').filter((l) => l.startsWith('mediasoup_transport_'));
 		assert.ok(series(text).length > 0);
 		assert.deepEqual(series(openMetrics), series(text));
-		assert.equal(parseExposition(Buffer.concat((await exporter.scrape()).chunks).toString()).value('meter_sfu_exporter_sweeps_total'), 2, 'a later scrape sweeps again');
+		assert.equal((await scrapeOf(exporter)).value('meter_sfu_exporter_sweeps_total'), 2, 'a later scrape sweeps again');
 	});
 });
 
