@@ -98,12 +98,10 @@ export class Exporter {
 	 */
 	#writeWhileSweeping(taking: Promise<MetricsSnapshot>): void {
 		if (this.#options.quiet || !this.#options.perObjectMetrics || this.#objectBuilds.has(taking)) return;
-		// Made with the first answers (the families are emptied for it then, not before), and only
-		// while this snapshot is being taken: after that the families may be another build's.
-		const holder: { build?: ObjectSeriesBuild; taken?: boolean } = {};
-		void taking.then(() => { holder.taken = true; });
+		// Made with the first answers (the families are emptied for it then, not before). The
+		// collector stops the calls when the snapshot is taken: the families may then be another build's.
+		const holder: { build?: ObjectSeriesBuild } = {};
 		const listening = this.#collector.onStats(taking, (stats) => {
-			if (holder.taken) return;
 			if (!holder.build) {
 				const state = this.#source.state;
 				const labels = new ObjectLabeler({ state, options: this.#options, addresses: this.#addresses, cache: this.#labelSets });
