@@ -103,9 +103,8 @@ export class Exporter {
 		const holder: { build?: ObjectSeriesBuild } = {};
 		const listening = this.#collector.onStats(taking, (stats) => {
 			if (!holder.build) {
-				const state = this.#source.state;
-				const labels = new ObjectLabeler({ state, options: this.#options, addresses: this.#addresses, cache: this.#labelSets });
-				holder.build = new ObjectSeriesBuild({ families: this.#families, labels, state, currentState: () => this.#source.state });
+				const labels = new ObjectLabeler({ state: this.#source.state, options: this.#options, addresses: this.#addresses, cache: this.#labelSets });
+				holder.build = new ObjectSeriesBuild({ families: this.#families, labels, currentState: () => this.#source.state });
 			}
 			holder.build.add(stats);
 		});

@@ -39,16 +39,14 @@ export class ObjectSeriesBuild {
 	#finished = false;
 
 	/**
-	 * `state`: the live state model (the mirror), read as answers arrive, and `currentState` where
-	 * it is found: a mirror that resynchronises replaces its state, and this build then declines.
-	 * `labels` must read the same state.
+	 * `currentState`: where the live state model (the mirror) is found; it is read as answers arrive.
+	 * A mirror that resynchronises replaces its state, and this build then declines. `labels` must
+	 * read the state that `currentState` gives now.
 	 */
-	constructor({ families, labels, state, currentState }: {
-		families: ObjectFamilies; labels: ObjectLabeler; state: Readonly<ObservedState>; currentState: () => Readonly<ObservedState>;
-	}) {
+	constructor({ families, labels, currentState }: { families: ObjectFamilies; labels: ObjectLabeler; currentState: () => Readonly<ObservedState> }) {
 		this.#families = families;
 		this.#labels = labels;
-		this.#state = state;
+		this.#state = currentState();
 		this.#currentState = currentState;
 		families.begin();
 		// The collectors' families, in the collectors' order.
