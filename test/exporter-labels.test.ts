@@ -199,6 +199,18 @@ test('ObjectFamily written piecemeal (unique label sets): flush() writes what ca
 	assert.equal(Buffer.concat(pieces!).toString(), `# HELP test_bytes h\n# TYPE test_bytes gauge\n${line('a')}1\n${line('c')}3\n${line('d')}4`);
 	assert.equal(families.seriesCount, 4);
 
+	// The next build knows the family's size: its flushes land one after another in one block and
+	// go out as one piece (every piece is a write() call of the HTTP response).
+	families.begin();
+	const again = families.family({ name: 'test_bytes', help: 'h', fold: 'sum' });
+	for (const [i, id] of ['a', 'c', 'd'].entries()) {
+		again.add(formatLabelSet(['id'], { id }), 10 + i, id);
+		families.flush();
+	}
+	const [joined] = families.render();
+	assert.equal(joined!.length, 2, 'HELP and TYPE, then the three flushes as one piece');
+	assert.equal(Buffer.concat(joined!).toString(), `# HELP test_bytes h\n# TYPE test_bytes gauge\n${line('a')}10\n${line('c')}11\n${line('d')}12`);
+
 	const folding = new ObjectFamilies();
 	folding.begin();
 	folding.family({ name: 'test_folded', help: 'h', fold: 'sum' }).add('{}', 1);

@@ -139,9 +139,9 @@ export class ObjectFamily {
 		for (const segment of this.#segments) {
 			if (without && without.size > 0 && segment.owners.some((owner) => owner !== undefined && without.has(owner))) {
 				const keep = segment.owners.map((owner) => owner === undefined || !without.has(owner));
-				out.push(this.#write(segment.labelSets.filter((_, i) => keep[i]), segment.numbers.filter((_, i) => keep[i])));
+				appendPiece(out, this.#write(segment.labelSets.filter((_, i) => keep[i]), segment.numbers.filter((_, i) => keep[i])));
 			} else {
-				out.push(segment.bytes);
+				appendPiece(out, segment.bytes);
 			}
 		}
 		this.#lastBytes = out.reduce((n, piece) => n + piece.length, 0);
@@ -257,6 +257,20 @@ export class ObjectFamilies {
 	/** Each family's exposition (UTF-8 pieces), in order, without the series owned by `without`. */
 	render(without?: ReadonlySet<string>): Buffer[][] {
 		return this.#used.map((family) => family.render(without));
+	}
+}
+
+/**
+ * Adds `piece` to `pieces`, as part of the last one when it follows it in memory: segments written
+ * one after the other into a block go out as one piece. A family is ~75 segments at 200/2000 (one
+ * per answered request), and every piece costs the HTTP response a write() call of its own.
+ */
+function appendPiece(pieces: Buffer[], piece: Buffer): void {
+	const last = pieces.at(-1);
+	if (last && last.buffer === piece.buffer && last.byteOffset + last.length === piece.byteOffset) {
+		pieces[pieces.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + piece.length);
+	} else {
+		pieces.push(piece);
 	}
 }
 
