@@ -290,7 +290,7 @@ test('getStats: fields keep only those keys (and type), ownEntriesOnly drops a c
 	}
 });
 
-test('getStats: the worker requests one wave of a sweep starts leave in one write to the worker\'s channel', async () => {
+test('getStats: the worker requests that one wave of a sweep starts leave in one write to the worker\'s channel', async () => {
 	const stack = await startObserverStack();
 	const client = new ObserverStreamClient({ socketPath: stack.socketPath });
 	try {
@@ -298,7 +298,7 @@ test('getStats: the worker requests one wave of a sweep starts leave in one writ
 		const worker = stack.pool.workers[0]!;
 		const router = await worker.createRouter({ mediaCodecs, appData: { roomId: 'r' } });
 		const transports = await Promise.all(Array.from({ length: 40 }, (_, i) => webRtcTransport(router, { roomId: 'r', peerId: `p${i}`, direction: 'send' })));
-		// The pipe mediasoup 3.8.4 writes its requests to (what ChannelWriteCoalescer corks), watched
+		// The socket mediasoup 3.8.4 writes its requests to (what ChannelWriteCoalescer corks), watched
 		// at net.Socket's own write hooks: one call per system write (or writev).
 		const socket = (worker as unknown as { _channel: { _producerSocket: net.Socket } })._channel._producerSocket;
 		const hooks = socket as unknown as { _write: (...args: unknown[]) => void; _writev: (...args: unknown[]) => void };
