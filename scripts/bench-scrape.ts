@@ -89,6 +89,7 @@ function table(results: readonly SizeResult[]): string {
 		['floor p50 ms', (r) => r.floorP50Ms.toFixed(1)],
 		['sequential / exporter', (r) => ratio(r.sequentialP50Ms, r.exporterP50Ms)],
 		['exporter / floor', (r) => ratio(r.exporterP50Ms, r.floorP50Ms)],
+		['per round: seq / exp, exp / floor', (r) => `${r.sequentialToExporterRoundsP50.toFixed(2)}× / ${r.exporterToFloorRoundsP50.toFixed(2)}×`],
 		['2 scrapes / 1', (r) => r.concurrentScrapesRatio.toFixed(2)],
 		['node CPU ms/scrape', (r) => r.nodeCpuMsPerScrape.toFixed(1)],
 		['worker CPU ms/scrape', (r) => r.workerCpuMsPerScrape.toFixed(1)],

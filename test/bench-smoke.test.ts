@@ -46,6 +46,10 @@ async function smoke(sink: 'native' | 'node'): Promise<void> {
 		assert.equal(typeof size[field], 'number', `${field} is ${JSON.stringify(size[field])}`);
 		assert.ok(Number.isFinite(size[field]), `${field} is finite`);
 	}
+	// The per-round ratios: medians of ratios of positive times.
+	for (const field of ['sequentialToExporterRoundsP50', 'exporterToFloorRoundsP50']) {
+		assert.ok(typeof size[field] === 'number' && size[field] > 0 && Number.isFinite(size[field]), `${field} is ${JSON.stringify(size[field])}`);
+	}
 	assert.equal(size.producers, 4);
 	assert.equal(size.consumers, 12);
 	// The sink got the forwarded media (12 consumers of opus and VP8: hundreds of packets a second).

@@ -21,6 +21,13 @@ export type SizeResult = {
 	floorP50Ms: number;
 	/** The sequential sweep was stopped at its cap (saturated worker): sequentialP50Ms is a lower bound. */
 	sequentialCapped: boolean;
+	/**
+	 * Medians of each round's own ratios (sequential over exporter, exporter over floor): the three
+	 * measurements of a round are seconds apart, so these follow the machine's drift less than the
+	 * ratios of the medians above do.
+	 */
+	sequentialToExporterRoundsP50: number;
+	exporterToFloorRoundsP50: number;
 	/** Wall time of two concurrent scrapes over that of one (medians). */
 	concurrentScrapesRatio: number;
 	nodeCpuMsPerScrape: number;
@@ -184,6 +191,8 @@ export class SizeBench {
 			sequentialP50Ms: round1(quantile(sequentialMs, 0.5)),
 			sequentialCapped,
 			floorP50Ms: round1(quantile(floorMs, 0.5)),
+			sequentialToExporterRoundsP50: round3(quantile(sequentialMs.map((ms, i) => ms / exporterMs[i]!), 0.5)),
+			exporterToFloorRoundsP50: round3(quantile(exporterMs.map((ms, i) => ms / floorMs[i]!), 0.5)),
 			concurrentScrapesRatio: round3(quantile(twoMs, 0.5) / quantile(oneMs, 0.5)),
 			nodeCpuMsPerScrape: round1(perScrape('nodeMs')),
 			workerCpuMsPerScrape: round1(perScrape('workerMs')),
