@@ -139,9 +139,9 @@ export class ObjectFamily {
 		for (const segment of this.#segments) {
 			if (without && without.size > 0 && segment.owners.some((owner) => owner !== undefined && without.has(owner))) {
 				const keep = segment.owners.map((owner) => owner === undefined || !without.has(owner));
-				appendPiece(out, this.#write(segment.labelSets.filter((_, i) => keep[i]), segment.numbers.filter((_, i) => keep[i])));
+				out.push(this.#write(segment.labelSets.filter((_, i) => keep[i]), segment.numbers.filter((_, i) => keep[i])));
 			} else {
-				appendPiece(out, segment.bytes);
+				out.push(segment.bytes);
 			}
 		}
 		this.#lastBytes = out.reduce((n, piece) => n + piece.length, 0);
@@ -149,7 +149,7 @@ export class ObjectFamily {
 		if (this.#lineStarts.size > this.#size) {
 			for (const [labelSet, start] of this.#lineStarts) if (start.build !== this.#build) this.#lineStarts.delete(labelSet);
 		}
-		return out;
+		return joinAdjacent(out);
 	}
 
 	#flush(): void {
@@ -261,17 +261,24 @@ export class ObjectFamilies {
 }
 
 /**
- * Adds `piece` to `pieces`, as part of the last one when it follows it in memory: segments written
- * one after the other into a block go out as one piece. A family is ~75 segments at 200/2000 (one
- * per answered request), and every piece costs the HTTP response a write() call of its own.
+ * `pieces` with each run of pieces that follow one another in memory as one piece: segments
+ * written one after the other into a block go out together. A family is ~75 segments at 200/2000
+ * (one per answered request), and every piece costs the HTTP response a write() call of its own.
  */
-function appendPiece(pieces: Buffer[], piece: Buffer): void {
-	const last = pieces.at(-1);
-	if (last && last.buffer === piece.buffer && last.byteOffset + last.length === piece.byteOffset) {
-		pieces[pieces.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + piece.length);
-	} else {
-		pieces.push(piece);
+function joinAdjacent(pieces: readonly Buffer[]): Buffer[] {
+	const out: Buffer[] = [];
+	let i = 0;
+	while (i < pieces.length) {
+		const first = pieces[i]!;
+		let length = first.length;
+		for (i++; i < pieces.length; i++) {
+			const next = pieces[i]!;
+			if (next.buffer !== first.buffer || first.byteOffset + length !== next.byteOffset) break;
+			length += next.length;
+		}
+		out.push(length === first.length ? first : Buffer.from(first.buffer, first.byteOffset, length));
 	}
+	return out;
 }
 
 /** Writes `${value}` (ASCII) at `offset`; returns its length. Counts and bytes are whole numbers: those take the short way. */
