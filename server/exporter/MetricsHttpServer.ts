@@ -86,6 +86,8 @@ export class MetricsHttpServer {
 					res.cork();
 					for (const chunk of chunks) res.write(chunk);
 					res.end();
+					// A client gone during the sweep: 'close' came before the listeners, nothing was written.
+					if (res.destroyed) release();
 				},
 				(error: Error) => {
 					logger.error('scrape failed: %s', error.stack ?? error.message);
