@@ -6,6 +6,8 @@ import { AddressLabeler, maskIp } from '../server/exporter/AddressLabeler.js';
 import { ReverseDnsCache } from '../server/exporter/ReverseDnsCache.js';
 import { ObjectFamilies, ObjectFamily, formatLabelSet, extendLabelSet } from '../server/exporter/ObjectFamily.js';
 import { PrecomputedHistogram } from '../server/exporter/PrecomputedHistogram.js';
+import { BlockPool } from '../server/exporter/BlockPool.js';
+import { BuildBlocks } from '../server/exporter/BuildBlocks.js';
 import { startPtrServer, resolverFor } from './support/dnsPtrServer.js';
 import { until } from './support/until.js';
 
@@ -216,4 +218,75 @@ test('ObjectFamily written piecemeal (unique label sets): flush() writes what ca
 	folding.family({ name: 'test_folded', help: 'h', fold: 'sum' }).add('{}', 1);
 	assert.throws(() => folding.flush(), /folding family/);
 	assert.equal(Buffer.concat(folding.render()[0]!).toString(), '# HELP test_folded h\n# TYPE test_folded gauge\ntest_folded{} 1');
+});
+
+test('BlockPool lends the smallest free block that fits and keeps at most its bound, dropping small blocks first', () => {
+	const pool = new BlockPool({ maxFreeBytes: 1000 });
+	const [small, large, middle] = [pool.take(100), pool.take(600), pool.take(300)];
+	assert.deepEqual([small.length, large.length, middle.length], [100, 600, 300]);
+	assert.notEqual(small.buffer, large.buffer, 'every block has memory of its own');
+	pool.give([small, large, middle]);
+	assert.equal(pool.freeBytes, 1000);
+	assert.equal(pool.take(200), middle, 'the smallest that fits');
+	assert.equal(pool.take(700).length, 700, 'none fits: a new block');
+	assert.equal(pool.freeBytes, 700);
+	pool.give([Buffer.allocUnsafeSlow(500)]);
+	assert.equal(pool.freeBytes, 600, 'over the bound: the 100- and 500-byte blocks are dropped');
+	assert.equal(pool.take(1), large);
+	assert.throws(() => new BlockPool({ maxFreeBytes: -1 }), TypeError);
+});
+
+test('BuildBlocks go back to the pool once the build is over and every lease is released, never before', () => {
+	const pool = new BlockPool();
+	const blocks = new BuildBlocks(pool);
+	blocks.take(1000);
+	const release = blocks.lease();
+	blocks.close();
+	blocks.close();
+	assert.equal(pool.freeBytes, 0, 'leased');
+	assert.throws(() => blocks.take(10), /over/);
+	release();
+	assert.equal(pool.freeBytes, 1000);
+	assert.ok(blocks.returned);
+	release();
+	assert.equal(pool.freeBytes, 1000, 'a second release changes nothing');
+	assert.throws(() => blocks.lease(), /reused/);
+	const unleased = new BuildBlocks(pool);
+	unleased.take(1000);
+	unleased.close();
+	assert.equal(pool.freeBytes, 1000, 'a build nobody leased gives its blocks back at once');
+});
+
+test('ObjectFamilies write later builds into the memory of released ones; a body still held stays intact', () => {
+	const pool = new BlockPool();
+	const families = new ObjectFamilies({ uniqueLabelSets: true, pool });
+	const ids = Array.from({ length: 200 }, (_, i) => `object-${i}`);
+	const build = (base: number): { parts: Buffer[][]; text: string; release: () => void } => {
+		families.begin();
+		const bytes = families.family({ name: 'test_bytes', help: 'h', fold: 'sum' });
+		for (const [i, id] of ids.entries()) bytes.add(formatLabelSet(['id'], { id }), base + i, id);
+		families.flush();
+		const parts = families.render();
+		return { parts, text: Buffer.concat(parts.flat()).toString(), release: families.blocks.lease() };
+	};
+	const memoryOf = (b: { parts: Buffer[][] }): ArrayBufferLike => b.parts[0]![1]!.buffer;
+	const first = build(1000);
+	assert.match(first.text, /^test_bytes\{id="object-0"\} 1000$/m);
+	const second = build(2000);
+	const third = build(3000);
+	assert.equal(pool.freeBytes, 0, 'every body is still held');
+	assert.equal(new Set([first, second, third].map(memoryOf)).size, 3);
+	assert.equal(Buffer.concat(first.parts.flat()).toString(), first.text, 'a held body is intact after two later builds');
+	first.release();
+	second.release();
+	assert.equal(pool.freeBytes, memoryOf(first).byteLength + memoryOf(second).byteLength, 'both over and released');
+	third.release();
+	const allocated = pool.allocatedBytes;
+	const fourth = build(4000);
+	assert.equal(pool.allocatedBytes, allocated, 'the fourth build made no new memory');
+	assert.ok([first, second, third].some((b) => memoryOf(b) === memoryOf(fourth)), 'it wrote into a released build\'s');
+	assert.equal(fourth.text, first.text.replace(/ 1(\d{3})$/gm, ' 4$1'), 'its own lines');
+	fourth.release();
+	for (let i = 5; i < 10; i++) build(i * 1000).release();
+	assert.equal(pool.allocatedBytes, allocated, 'nor do the builds after it, each released before the next');
 });

@@ -202,6 +202,15 @@ test('every documented family from a live server with synthetic peers: values, r
 		assert.equal(after.find('mediasoup_consumer_byte_count_bytes', { room_id: 'room-1' }).length, 0, 'alice has nobody to consume');
 		assert.equal(after.value('edumeet_leaves_total'), 1);
 		assert.equal(promtoolCheckMetrics((await fetchMetrics(server)).body).status, 0);
+
+		// A body is released when its response is done, and later scrapes write their lines into its
+		// memory: scrapes of the same objects make no new line memory.
+		const exporter = server.server.exporterService!.exporter;
+		await fetchMetrics(server);
+		const allocated = exporter.lineMemory.allocatedBytes;
+		assert.ok(allocated > 0);
+		for (let i = 0; i < 3; i++) assert.equal(promtoolCheckMetrics((await fetchMetrics(server)).body).status, 0);
+		assert.equal(exporter.lineMemory.allocatedBytes, allocated, 'three more scrapes, no new line memory');
 	} finally {
 		await Promise.all(peers.map((p) => p.close()));
 		await server.close();

@@ -9,6 +9,7 @@ import { ReverseDnsCache } from './ReverseDnsCache.js';
 import { ObjectLabeler } from './ObjectLabeler.js';
 import { LabelSetCache } from './LabelSetCache.js';
 import { ObjectFamilies } from './ObjectFamily.js';
+import type { BuildBlocks } from './BuildBlocks.js';
 import { ObjectSeriesBuild, type ObjectParts } from './ObjectSeriesBuild.js';
 import { ProcessMetrics } from './ProcessMetrics.js';
 import type { CollectorContext } from './collectors/CollectorContext.js';
@@ -29,6 +30,13 @@ const logger = new Logger('Exporter');
  * faults and copying; the per-object pieces are shared by every scrape of a snapshot).
  */
 export type ScrapeResult = { contentType: string; chunks: readonly Buffer[]; byteLength: number };
+
+/**
+ * A scrape's answer handed to one caller, with `release()`: call it once the chunks are no longer
+ * needed (the response is done), and their memory can take a later scrape's lines. Never calling
+ * it is safe: that memory is then not reused. The chunks must not be read after it.
+ */
+export type LeasedScrapeResult = ScrapeResult & { release: () => void };
 
 const CONTENT_TYPES = {
 	text: 'text/plain; charset=utf-8; version=0.0.4',
@@ -74,7 +82,7 @@ export class Exporter {
 		this.#addresses = new AddressLabeler({ deidentify: options.deidentify, numeric: options.numeric, dns: this.#dns });
 	}
 
-	async scrape({ openMetrics = false }: { openMetrics?: boolean } = {}): Promise<ScrapeResult> {
+	async scrape({ openMetrics = false }: { openMetrics?: boolean } = {}): Promise<LeasedScrapeResult> {
 		const t0 = performance.now();
 		const taking = this.#collector.collect();
 		this.#writeWhileSweeping(taking);
@@ -89,7 +97,15 @@ export class Exporter {
 			result = this.#render(snapshot, openMetrics, t0, this.#objectBuilds.get(taking)?.build);
 			bodies.set(openMetrics, result);
 		}
-		return result;
+		// Leased now, in the same run of microtasks as every other scrape of this snapshot (they all
+		// awaited the same promise): no scrape can release the blocks before another one leased them.
+		const release = this.#objectParts.get(snapshot)?.blocks.lease() ?? (() => {});
+		try {
+			return { ...(await result), release };
+		} catch (error) {
+			release();
+			throw error;
+		}
 	}
 
 	/**
@@ -129,13 +145,13 @@ export class Exporter {
 		let objects = this.#objectParts.get(snapshot);
 		const written = objects ? undefined : build?.finish(snapshot);
 		if (written) {
-			objects = { ...written, errors: 0 };
+			objects = { ...written, errors: 0, blocks: this.#families.blocks };
 			this.#objectParts.set(snapshot, objects);
 			if (snapshot.state) this.#labelSets.prune(snapshot.state);
 		}
 		const registryErrors = this.#build({ head, tail, snapshot, withObjects: !objects });
 		if (!objects) {
-			objects = { parts: this.#families.render(), errors: this.#objectErrors, series: this.#families.seriesCount };
+			objects = { parts: this.#families.render(), errors: this.#objectErrors, series: this.#families.seriesCount, blocks: this.#families.blocks };
 			this.#objectParts.set(snapshot, objects);
 		}
 		new Gauge({ name: 'meter_sfu_exporter_build_errors', help: 'Collectors that failed while building this scrape', registers: [tail as Registry] })
@@ -151,6 +167,11 @@ export class Exporter {
 			openMetrics ? 'OpenMetrics' : 'text', Math.round(performance.now() - renderStart), Math.round(built - renderStart),
 			objects.series, byteLength, Math.round(snapshot.durationSeconds * 1000));
 		return { contentType, chunks, byteLength };
+	}
+
+	/** The memory the per-object lines are written into: made so far, and free for the next scrapes. */
+	get lineMemory(): { allocatedBytes: number; freeBytes: number } {
+		return this.#families.lineMemory;
 	}
 
 	/** The snapshot a scrape would use (shared with any in flight): the overview page reads this. */
@@ -210,7 +231,8 @@ export class Exporter {
 	}
 }
 
-type ObjectPartsWithErrors = ObjectParts & { errors: number };
+/** A snapshot's per-object families as text, the collectors' errors and the blocks that hold the text. */
+type ObjectPartsWithErrors = ObjectParts & { errors: number; blocks: BuildBlocks };
 
 /** A registry's exposition without its end (the final newline, and OpenMetrics' `# EOF`), for joining. */
 function stripEnd(exposition: string, openMetrics: boolean): string {

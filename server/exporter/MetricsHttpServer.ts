@@ -3,7 +3,7 @@ import https from 'node:https';
 import express from 'express';
 import { Logger } from '../Logger.js';
 import { listeningUrl, startListening, stopListening } from '../http/HttpListener.js';
-import type { ScrapeResult } from './Exporter.js';
+import type { LeasedScrapeResult } from './Exporter.js';
 import type { MetricsAccessControl } from './http/MetricsAccessControl.js';
 import { OverviewPage, type SnapshotSource } from './http/OverviewPage.js';
 import type { TlsCredentials } from './http/TlsCredentials.js';
@@ -16,7 +16,7 @@ const OPENMETRICS_OFFER = `${OPENMETRICS}; version=1.0.0`;
 
 /** What the HTTP server serves: anything that can build one scrape's exposition. */
 export interface Scrapable {
-	scrape(options: { openMetrics: boolean }): Promise<ScrapeResult>;
+	scrape(options: { openMetrics: boolean }): Promise<LeasedScrapeResult>;
 }
 
 const LANDING_PAGE = `<!doctype html>
@@ -76,12 +76,18 @@ export class MetricsHttpServer {
 			// request for OpenMetrics 0.0.1 only falls back to the text format.
 			const openMetrics = req.accepts([TEXT_OFFER, OPENMETRICS_OFFER]) === OPENMETRICS_OFFER;
 			exporter.scrape({ openMetrics }).then(
-				({ contentType, chunks, byteLength }) => {
+				({ contentType, chunks, byteLength, release }) => {
+					// 'finish': the last write completed; 'close': that, or the connection died. Either
+					// way nothing reads the chunks any more, and later scrapes can write into their memory.
+					res.once('finish', release);
+					res.once('close', release);
 					res.set({ 'Cache-Control': 'no-store', 'Content-Length': String(byteLength) }).type(contentType);
 					// Corked: the pieces go out in one writev(), without being joined first.
 					res.cork();
 					for (const chunk of chunks) res.write(chunk);
 					res.end();
+					// A client gone during the sweep: 'close' came before the listeners, nothing was written.
+					if (res.destroyed) release();
 				},
 				(error: Error) => {
 					logger.error('scrape failed: %s', error.stack ?? error.message);

@@ -1,3 +1,6 @@
+import { BlockPool } from './BlockPool.js';
+import { BuildBlocks } from './BuildBlocks.js';
+
 /** How values that land on the same label set combine. */
 export type Fold = 'sum' | 'min' | 'max';
 
@@ -56,6 +59,8 @@ export class ObjectFamily {
 	readonly name: string;
 	readonly help: string;
 	readonly #fold: (a: number, b: number) => number;
+	/** Where blocks come from (ObjectFamilies lends them from its pool): at least `bytes`, `newBytes` if made. */
+	readonly #allocate: (bytes: number, newBytes: number) => Buffer;
 	/** Every label set is added at most once per build (ids in the labels): no folding needed. */
 	readonly #unique: boolean;
 	/** Series added since the last flush, in order: label set text, value and owner. */
@@ -76,12 +81,19 @@ export class ObjectFamily {
 	/** Bytes of series the last render() wrote. */
 	#lastBytes = 0;
 
-	constructor({ name, help, fold, unique = false }: { name: string; help: string; fold: Fold; unique?: boolean }) {
+	/**
+	 * `allocate`: a block of at least `bytes` (of `newBytes` if it has to be made), which no one else
+	 * writes while a body of this build is in use.
+	 */
+	constructor({ name, help, fold, unique = false, allocate = (_bytes, newBytes) => Buffer.allocUnsafe(newBytes) }: {
+		name: string; help: string; fold: Fold; unique?: boolean; allocate?: (bytes: number, newBytes: number) => Buffer;
+	}) {
 		if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(name)) throw new TypeError(`invalid metric name ${JSON.stringify(name)}`);
 		this.name = name;
 		this.help = help;
 		this.#fold = FOLDS[fold];
 		this.#unique = unique;
+		this.#allocate = allocate;
 	}
 
 	/** `labelSet` as made by formatLabelSet; `owner`: the object's id, if it may have to be left out later. */
@@ -182,8 +194,10 @@ export class ObjectFamily {
 		// Segments are carved out of larger blocks: hundreds of small allocations per scrape cost more
 		// than the writing.
 		if (!this.#block || this.#block.length - this.#blockUsed < bound) {
-			// Sized for what this family wrote last time (plus some): one or two blocks per build.
-			this.#block = Buffer.allocUnsafe(Math.max(bound, Math.min(MAX_BLOCK_SIZE, Math.ceil(this.#lastBytes * 1.1))));
+			// For what this family wrote last time: one or two blocks per build. A new block gets 10%
+			// more, so that a reused one still fits when the values have grown a digit or two.
+			const last = Math.min(MAX_BLOCK_SIZE, this.#lastBytes);
+			this.#block = this.#allocate(Math.max(bound, last), Math.max(bound, Math.ceil(last * 1.1)));
 			this.#blockUsed = 0;
 		}
 		const out = this.#block;
@@ -205,28 +219,47 @@ export class ObjectFamily {
 /**
  * The per-object families of one exporter, kept across scrapes (see ObjectFamily). A build asks for
  * its families in output order; `begin()` empties them for the next. One build at a time, from
- * begin() to render(): the exporter's scrapes share one snapshot, so builds never overlap.
+ * begin() to render(): the exporter's scrapes share one snapshot, so builds never overlap. The
+ * lines of a build go into blocks lent from a pool (`blocks`), reused by later builds once the
+ * bodies made from them are released.
  */
 export class ObjectFamilies {
 	readonly #byName = new Map<string, ObjectFamily>();
 	readonly #unique: boolean;
+	readonly #pool: BlockPool;
 	#used: ObjectFamily[] = [];
+	#blocks: BuildBlocks;
 
 	/** `uniqueLabelSets`: no two series of a family share a label set (ids are in them; not with `quiet`). */
-	constructor({ uniqueLabelSets = false }: { uniqueLabelSets?: boolean } = {}) {
+	constructor({ uniqueLabelSets = false, pool = new BlockPool() }: { uniqueLabelSets?: boolean; pool?: BlockPool } = {}) {
 		this.#unique = uniqueLabelSets;
+		this.#pool = pool;
+		this.#blocks = new BuildBlocks(pool);
+	}
+
+	/** The line memory: made so far, and free for the next builds (released bodies of past builds). */
+	get lineMemory(): { allocatedBytes: number; freeBytes: number } {
+		return { allocatedBytes: this.#pool.allocatedBytes, freeBytes: this.#pool.freeBytes };
+	}
+
+	/** The blocks of the current build: lease them for as long as a body rendered from it is in use. */
+	get blocks(): BuildBlocks {
+		return this.#blocks;
 	}
 
 	begin(): void {
 		for (const family of this.#used) family.clear();
 		this.#used = [];
+		// The last build's blocks go back once its bodies are released (at once if none was made).
+		this.#blocks.close();
+		this.#blocks = new BuildBlocks(this.#pool);
 	}
 
 	/** The family `name` (made on first use), empty, placed after those asked for before it. */
 	family({ name, help, fold }: { name: string; help: string; fold: Fold }): ObjectFamily {
 		let family = this.#byName.get(name);
 		if (!family || family.help !== help) {
-			family = new ObjectFamily({ name, help, fold, unique: this.#unique });
+			family = new ObjectFamily({ name, help, fold, unique: this.#unique, allocate: (bytes, newBytes) => this.#blocks.take(bytes, newBytes) });
 			this.#byName.set(name, family);
 		}
 		family.clear();
