@@ -1,8 +1,9 @@
 /**
  * Scrape benchmark (issue 6): for each size, a server with synthetic peers sending real media, then
- * the exporter's /metrics latency against a sequential getStats sweep (edumeet's way) and a bare
- * concurrent one (the floor), two scrapes at once against one, CPU per scrape of the server and
- * the worker, and forwarded-packet loss with and without a scrape every second. Progress goes to
+ * the exporter's /metrics latency against a sequential getStats sweep (edumeet's way), a bare
+ * concurrent one (the floor) and a scrape's worker requests alone (what any exporter waits for),
+ * two scrapes at once against one, CPU per scrape of the server and the worker, and
+ * forwarded-packet loss with and without a scrape every second. Progress goes to
  * stderr; stdout gets a table (and the chart is written) or, with --json, one JSON document.
  * Run through scripts/bench-scrape, which installs what is missing first.
  */
@@ -90,6 +91,8 @@ function table(results: readonly SizeResult[]): string {
 		['sequential / exporter', (r) => ratio(r.sequentialP50Ms, r.exporterP50Ms)],
 		['exporter / floor', (r) => ratio(r.exporterP50Ms, r.floorP50Ms)],
 		['per round: seq / exp, exp / floor', (r) => `${r.sequentialToExporterRoundsP50.toFixed(2)}× / ${r.exporterToFloorRoundsP50.toFixed(2)}×`],
+		['requests alone p50 ms', (r) => r.exporterRequestsP50Ms.toFixed(1)],
+		['per round: seq / requests, exp / requests', (r) => `${r.sequentialToExporterRequestsRoundsP50.toFixed(2)}× / ${r.exporterToExporterRequestsRoundsP50.toFixed(2)}×`],
 		['2 scrapes / 1', (r) => r.concurrentScrapesRatio.toFixed(2)],
 		['node CPU ms/scrape', (r) => r.nodeCpuMsPerScrape.toFixed(1)],
 		['worker CPU ms/scrape', (r) => r.workerCpuMsPerScrape.toFixed(1)],

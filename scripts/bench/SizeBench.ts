@@ -19,6 +19,13 @@ export type SizeResult = {
 	exporterP95Ms: number;
 	sequentialP50Ms: number;
 	floorP50Ms: number;
+	/**
+	 * The worker requests of one scrape, bare: the objects a scrape asks the worker about (every
+	 * transport and consumer, and the producers no consumer's answer covers), `statsConcurrency` in
+	 * flight, straight from this process (no observer stream, no series, no HTTP). mediasoup 3.8.4
+	 * answers one object per request, so no exporter of these series waits for less.
+	 */
+	exporterRequestsP50Ms: number;
 	/** The sequential sweep was stopped at its cap (saturated worker): sequentialP50Ms is a lower bound. */
 	sequentialCapped: boolean;
 	/**
@@ -28,6 +35,13 @@ export type SizeResult = {
 	 */
 	sequentialToExporterRoundsP50: number;
 	exporterToFloorRoundsP50: number;
+	/**
+	 * Per round, sequential over the bare requests: the most any exporter could be faster than the
+	 * sequential sweep in this run; and the exporter over them: what the exporter adds to its
+	 * requests (stream, series, body, HTTP).
+	 */
+	sequentialToExporterRequestsRoundsP50: number;
+	exporterToExporterRequestsRoundsP50: number;
 	/** Wall time of two concurrent scrapes over that of one (medians). */
 	concurrentScrapesRatio: number;
 	nodeCpuMsPerScrape: number;
@@ -120,17 +134,19 @@ export class SizeBench {
 		await this.#waitForMedia(label, topology.consumers);
 		const settleSeconds = await this.#settle(label, topology.consumers * SETTLE_MIN_MS_PER_CONSUMER);
 
-		const objects = this.#statsTargets();
-		progress(`${label}: ${objects.length} objects; warming up`);
+		const { objects, exporterRequests } = this.#statsTargets();
+		const inFlight = config.prometheus.statsConcurrency;
+		progress(`${label}: ${objects.length} objects, ${exporterRequests.length} of them asked by a scrape; warming up`);
 		for (let i = 0; i < 2; i++) await Promise.all([scraper.scrape(), otherScraper.scrape()]);
 		await sleep(1000);
 
 		// A saturated worker makes a sequential sweep take minutes: one round tells enough there.
 		const rounds = this.#options.saturate ? Math.min(scrapes, SATURATED_ROUNDS) : scrapes;
-		progress(`${label}: ${rounds} rounds of exporter scrape / sequential sweep / concurrent sweep`);
+		progress(`${label}: ${rounds} rounds of exporter scrape / sequential sweep / concurrent sweep / a scrape's requests alone`);
 		const exporterMs: number[] = [];
 		const sequentialMs: number[] = [];
 		const floorMs: number[] = [];
+		const requestsMs: number[] = [];
 		let bodyBytes = 0;
 		let sequentialCapped = false;
 		const steps = [
@@ -148,7 +164,8 @@ export class SizeBench {
 					}
 				}));
 			},
-			async () => { floorMs.push(await timed(() => Promise.all(objects.map((o) => o.getStats().catch(() => undefined))))); }
+			async () => { floorMs.push(await timed(() => Promise.all(objects.map((o) => o.getStats().catch(() => undefined))))); },
+			async () => { requestsMs.push(await timed(() => boundedSweep(exporterRequests, inFlight))); }
 		];
 		for (let round = 0; round < rounds; round++) {
 			// Rotate the order so drift in the machine's load hits all three alike.
@@ -156,7 +173,7 @@ export class SizeBench {
 				await steps[(round + i) % steps.length]!();
 				await sleep(50);
 			}
-			progress(`${label}: round ${round + 1}: exporter ${exporterMs.at(-1)!.toFixed(0)} ms, sequential ${sequentialMs.at(-1)!.toFixed(0)} ms, floor ${floorMs.at(-1)!.toFixed(0)} ms`);
+			progress(`${label}: round ${round + 1}: exporter ${exporterMs.at(-1)!.toFixed(0)} ms, sequential ${sequentialMs.at(-1)!.toFixed(0)} ms, floor ${floorMs.at(-1)!.toFixed(0)} ms, requests alone ${requestsMs.at(-1)!.toFixed(0)} ms`);
 		}
 
 		progress(`${label}: ${scrapes} rounds of one scrape vs two at once`);
@@ -191,8 +208,11 @@ export class SizeBench {
 			sequentialP50Ms: round1(quantile(sequentialMs, 0.5)),
 			sequentialCapped,
 			floorP50Ms: round1(quantile(floorMs, 0.5)),
+			exporterRequestsP50Ms: round1(quantile(requestsMs, 0.5)),
 			sequentialToExporterRoundsP50: round3(quantile(sequentialMs.map((ms, i) => ms / exporterMs[i]!), 0.5)),
 			exporterToFloorRoundsP50: round3(quantile(exporterMs.map((ms, i) => ms / floorMs[i]!), 0.5)),
+			sequentialToExporterRequestsRoundsP50: round3(quantile(sequentialMs.map((ms, i) => ms / requestsMs[i]!), 0.5)),
+			exporterToExporterRequestsRoundsP50: round3(quantile(exporterMs.map((ms, i) => ms / requestsMs[i]!), 0.5)),
 			concurrentScrapesRatio: round3(quantile(twoMs, 0.5) / quantile(oneMs, 0.5)),
 			nodeCpuMsPerScrape: round1(perScrape('nodeMs')),
 			workerCpuMsPerScrape: round1(perScrape('workerMs')),
@@ -266,15 +286,28 @@ export class SizeBench {
 		}
 	}
 
-	/** Every transport, producer and consumer the exporter sweeps, as mediasoup objects. */
-	#statsTargets(): { getStats(): Promise<unknown> }[] {
+	/**
+	 * Every transport, producer and consumer the exporter sweeps, as mediasoup objects; and those a
+	 * scrape asks the worker about: all but the simple producers that a simple consumer's answer
+	 * covers (the observer's getStats takes their stats from it, see server/stream/PROTOCOL.md).
+	 */
+	#statsTargets(): { objects: StatsTarget[]; exporterRequests: StatsTarget[] } {
 		const observer = this.#server!.sfuObserver;
 		const { transports, producers, consumers } = observer.state;
-		const targets: { getStats(): Promise<unknown> }[] = [];
-		for (const id of Object.keys(transports)) { const t = observer.lookup('transport', id); if (t) targets.push(t); }
-		for (const id of Object.keys(producers)) { const p = observer.lookup('producer', id); if (p) targets.push(p); }
-		for (const id of Object.keys(consumers)) { const c = observer.lookup('consumer', id); if (c) targets.push(c); }
-		return targets;
+		const objects: StatsTarget[] = [];
+		const exporterRequests: StatsTarget[] = [];
+		const covered = new Set<string>();
+		for (const id of Object.keys(consumers)) {
+			const c = observer.lookup('consumer', id);
+			if (c?.type === 'simple' && observer.lookup('producer', c.producerId)?.type === 'simple') covered.add(c.producerId);
+		}
+		for (const id of Object.keys(transports)) { const t = observer.lookup('transport', id); if (t) objects.push(t); }
+		for (const id of Object.keys(producers)) { const p = observer.lookup('producer', id); if (p) objects.push(p); }
+		for (const id of Object.keys(consumers)) { const c = observer.lookup('consumer', id); if (c) objects.push(c); }
+		for (const id of Object.keys(transports)) { const t = observer.lookup('transport', id); if (t) exporterRequests.push(t); }
+		for (const id of Object.keys(producers)) { const p = observer.lookup('producer', id); if (p && !covered.has(id)) exporterRequests.push(p); }
+		for (const id of Object.keys(consumers)) { const c = observer.lookup('consumer', id); if (c) exporterRequests.push(c); }
+		return { objects, exporterRequests };
 	}
 
 	async #usage(): Promise<Usage> {
@@ -308,6 +341,17 @@ export class SizeBench {
 			lost: stop.load.lost - start.load.lost
 		};
 	}
+}
+
+type StatsTarget = { getStats(): Promise<unknown> };
+
+/** getStats() of every target, at most `inFlight` at once. */
+async function boundedSweep(targets: readonly StatsTarget[], inFlight: number): Promise<void> {
+	let next = 0;
+	const runner = async (): Promise<void> => {
+		while (next < targets.length) await targets[next++]!.getStats().catch(() => undefined);
+	};
+	await Promise.all(Array.from({ length: Math.min(inFlight, targets.length) }, runner));
 }
 
 type WindowResult = { seconds: number; nodeMs: number; workerMs: number; loadMs: number; recvPackets: number; expected: number; lost: number };
