@@ -3,7 +3,6 @@ import { Logger } from '../Logger.js';
 import type { SfuObserver, MediasoupObjects } from './SfuObserver.js';
 import type { Requests, RequestMethod } from '../stream/protocol.js';
 import { NamedError } from '../NamedError.js';
-import { ChannelWriteCoalescer } from './ChannelWriteCoalescer.js';
 
 const logger = new Logger('ObserverRequestHandler');
 
@@ -47,7 +46,6 @@ export class ObserverRequestHandler {
 	readonly #sfuObserver: SfuObserver;
 	readonly #statsConcurrency: number;
 	readonly #handlers: Handlers;
-	readonly #channelWrites = new ChannelWriteCoalescer();
 
 	constructor({ sfuObserver, statsConcurrency = DEFAULT_STATS_CONCURRENCY }: { sfuObserver: SfuObserver; statsConcurrency?: number }) {
 		if (!Number.isInteger(statsConcurrency) || statsConcurrency < 1) throw new TypeError('statsConcurrency must be a positive integer');
@@ -102,7 +100,6 @@ export class ObserverRequestHandler {
 				const standsInFor = standIns.get(id);
 				try {
 					if (!found) throw new NotFoundError('not found');
-					this.#channelWrites.hold(found.target);
 					let result = (await found.target.getStats()) as unknown[];
 					if (standsInFor !== undefined && !expired) {
 						stats[standsInFor] = result.filter(isInboundRtp).map((e) => (project ? project(e) : e));
