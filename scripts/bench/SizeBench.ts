@@ -168,7 +168,7 @@ export class SizeBench {
 			async () => { requestsMs.push(await timed(() => boundedSweep(exporterRequests, inFlight))); }
 		];
 		for (let round = 0; round < rounds; round++) {
-			// Rotate the order so drift in the machine's load hits all three alike.
+			// Rotate the order so drift in the machine's load hits all four alike.
 			for (let i = 0; i < steps.length; i++) {
 				await steps[(round + i) % steps.length]!();
 				await sleep(50);
@@ -294,20 +294,16 @@ export class SizeBench {
 	#statsTargets(): { objects: StatsTarget[]; exporterRequests: StatsTarget[] } {
 		const observer = this.#server!.sfuObserver;
 		const { transports, producers, consumers } = observer.state;
-		const objects: StatsTarget[] = [];
-		const exporterRequests: StatsTarget[] = [];
-		const covered = new Set<string>();
-		for (const id of Object.keys(consumers)) {
-			const c = observer.lookup('consumer', id);
-			if (c?.type === 'simple' && observer.lookup('producer', c.producerId)?.type === 'simple') covered.add(c.producerId);
-		}
-		for (const id of Object.keys(transports)) { const t = observer.lookup('transport', id); if (t) objects.push(t); }
-		for (const id of Object.keys(producers)) { const p = observer.lookup('producer', id); if (p) objects.push(p); }
-		for (const id of Object.keys(consumers)) { const c = observer.lookup('consumer', id); if (c) objects.push(c); }
-		for (const id of Object.keys(transports)) { const t = observer.lookup('transport', id); if (t) exporterRequests.push(t); }
-		for (const id of Object.keys(producers)) { const p = observer.lookup('producer', id); if (p && !covered.has(id)) exporterRequests.push(p); }
-		for (const id of Object.keys(consumers)) { const c = observer.lookup('consumer', id); if (c) exporterRequests.push(c); }
-		return { objects, exporterRequests };
+		const transportObjects = Object.keys(transports).flatMap((id) => observer.lookup('transport', id) ?? []);
+		const producerObjects = Object.keys(producers).flatMap((id) => observer.lookup('producer', id) ?? []);
+		const consumerObjects = Object.keys(consumers).flatMap((id) => observer.lookup('consumer', id) ?? []);
+		const covered = new Set(consumerObjects
+			.filter((c) => c.type === 'simple' && observer.lookup('producer', c.producerId)?.type === 'simple')
+			.map((c) => c.producerId));
+		return {
+			objects: [...transportObjects, ...producerObjects, ...consumerObjects],
+			exporterRequests: [...transportObjects, ...producerObjects.filter((p) => !covered.has(p.id)), ...consumerObjects]
+		};
 	}
 
 	async #usage(): Promise<Usage> {
