@@ -211,7 +211,7 @@ test('requests: getStats, dump, usage, counters, setLogLevel, snapshot', async (
 	}
 });
 
-test('getStats: fields keep only those keys (and type), ownEntriesOnly drops a consumer\'s copy of its producer\'s entry, concurrency is checked', async () => {
+test('getStats: fields keep only those keys (and type), rows send their values in order, ownEntriesOnly drops a consumer\'s copy of its producer\'s entry, concurrency is checked', async () => {
 	const stack = await startObserverStack();
 	const client = new ObserverStreamClient({ socketPath: stack.socketPath });
 	try {
@@ -281,7 +281,19 @@ test('getStats: fields keep only those keys (and type), ownEntriesOnly drops a c
 		assert.ok((lean.stats[send.id]![0] as { bytesReceived: number }).bytesReceived > 0);
 		assert.equal(typeof (lean.stats[consumer.id]![0] as { score: number }).score, 'number');
 
-		for (const bad of [{ fields: ['a b'] }, { fields: 'byteCount' }, { concurrency: 0 }, { concurrency: 1.5 }, { ownEntriesOnly: 'yes' }]) {
+		// Rows: each entry as its values of `fields`, in that order, null where it has none.
+		const rows = await client.request('getStats', { ids, fields: ['type', 'byteCount', 'noSuchField', 'bytesReceived'], ownEntriesOnly: true, rows: true });
+		assert.deepEqual(rows.stats[consumer.id]!.map((row) => (row as unknown[])[0]), ['outbound-rtp']);
+		assert.deepEqual(rows.stats[producer.id]!.map((row) => (row as unknown[])[0]), ['inbound-rtp'], 'the producer\'s row came with its consumer\'s answer');
+		for (const id of ids) {
+			for (const row of rows.stats[id]!) {
+				assert.ok(Array.isArray(row) && row.length === 4 && row[2] === null, JSON.stringify(row));
+				assert.equal(typeof row[id === send.id ? 3 : 1], 'number');
+			}
+		}
+		assert.equal((rows.stats[producer.id]![0] as unknown[])[1], (full.stats[producer.id]![0] as { byteCount: number }).byteCount, 'no RTP since');
+
+		for (const bad of [{ fields: ['a b'] }, { fields: 'byteCount' }, { concurrency: 0 }, { concurrency: 1.5 }, { ownEntriesOnly: 'yes' }, { rows: true }, { rows: 'yes', fields: ['type'] }]) {
 			await assert.rejects(client.request('getStats', { ids, ...(bad as object) }), { name: 'BadRequestError' }, JSON.stringify(bad));
 		}
 	} finally {

@@ -18,7 +18,8 @@ const MAX_STATS_FIELDS = 64;
 const FIELD_NAME = /^[A-Za-z][A-Za-z0-9]{0,63}$/;
 const MAX_NAMESPACES_LENGTH = 1_000;
 const DUMP_ENTITIES = ['worker', 'router', 'transport', 'producer', 'consumer'] as const;
-const STATS_ENTITIES = ['transport', 'producer', 'consumer'] as const;
+/** In the order looked up: most ids in a sweep are consumers'. */
+const STATS_ENTITIES = ['consumer', 'producer', 'transport'] as const;
 
 export class BadRequestError extends NamedError {}
 
@@ -70,7 +71,7 @@ export class ObserverRequestHandler {
 	}
 
 	async #getStats(params: Record<string, unknown>): Promise<Requests['getStats']['result']> {
-		const { ids, timeoutMs = DEFAULT_STATS_TIMEOUT_MS, concurrency = this.#statsConcurrency, fields, ownEntriesOnly = false } = params;
+		const { ids, timeoutMs = DEFAULT_STATS_TIMEOUT_MS, concurrency = this.#statsConcurrency, fields, ownEntriesOnly = false, rows = false } = params;
 		if (!Array.isArray(ids) || ids.length > MAX_STATS_IDS || !ids.every(isId)) {
 			throw new BadRequestError(`ids: expected an array of at most ${MAX_STATS_IDS} id strings`);
 		}
@@ -85,7 +86,9 @@ export class ObserverRequestHandler {
 			throw new BadRequestError(`fields: expected an array of at most ${MAX_STATS_FIELDS} field names`);
 		}
 		if (typeof ownEntriesOnly !== 'boolean') throw new BadRequestError('ownEntriesOnly: expected a boolean');
-		const project = fields ? projection(fields as string[]) : undefined;
+		if (typeof rows !== 'boolean') throw new BadRequestError('rows: expected a boolean');
+		if (rows && fields === undefined) throw new BadRequestError('rows: needs fields (the order of a row\'s values)');
+		const shape = rows ? rowShape(fields as string[]) : fields ? projection(fields as string[]) : undefined;
 		const unique = [...new Set(ids as string[])];
 		const standIns = this.#producerStandIns(unique);
 		const stoodIn = new Set(standIns.values());
@@ -100,14 +103,26 @@ export class ObserverRequestHandler {
 				const standsInFor = standIns.get(id);
 				try {
 					if (!found) throw new NotFoundError('not found');
-					let result = (await found.target.getStats()) as unknown[];
-					if (standsInFor !== undefined && !expired) {
-						stats[standsInFor] = result.filter(isInboundRtp).map((e) => (project ? project(e) : e));
+					const result = (await found.target.getStats()) as unknown[];
+					if (expired) break;
+					// One pass over the entries, shaped as they go (no filtered copies): a consumer's stats
+					// end with a copy of its producer's inbound-rtp entry.
+					const own: unknown[] = [];
+					const producers: unknown[] = [];
+					const isConsumer = found.entity === 'consumer';
+					for (const entry of result) {
+						const shaped = shape ? shape(entry) : entry;
+						if (isConsumer && isInboundRtp(entry)) {
+							if (standsInFor !== undefined) producers.push(shaped);
+							if (ownEntriesOnly) continue;
+						}
+						own.push(shaped);
+					}
+					if (standsInFor !== undefined) {
+						stats[standsInFor] = producers;
 						pending.delete(standsInFor);
 					}
-					// A consumer's stats end with a copy of its producer's inbound-rtp entry.
-					if (ownEntriesOnly && found.entity === 'consumer') result = result.filter((e) => !isInboundRtp(e));
-					if (!expired) stats[id] = project ? result.map(project) : result;
+					stats[id] = own;
 				} catch (error) {
 					if (!expired) errors[id] = (error as Error).message;
 					// The producer is asked itself after all (by this runner, which is still going).
@@ -224,6 +239,25 @@ function isInboundRtp(entry: unknown): boolean {
 
 function isFieldName(value: unknown): value is string {
 	return typeof value === 'string' && FIELD_NAME.test(value);
+}
+
+/**
+ * A stats entry as the values of `fields`, in that order (null for a field it lacks): no key is
+ * repeated in every entry, and an array of a fixed length is cheaper to build, send and parse
+ * than an object of the same fields.
+ */
+function rowShape(fields: readonly string[]): (entry: unknown) => unknown {
+	const count = fields.length;
+	return (entry) => {
+		if (typeof entry !== 'object' || entry === null) return entry;
+		const source = entry as Record<string, unknown>;
+		const row = new Array<unknown>(count);
+		for (let i = 0; i < count; i++) {
+			const value = source[fields[i]!];
+			row[i] = value === undefined ? null : value;
+		}
+		return row;
+	};
 }
 
 /** Keeps only `fields` (and `type`) of a stats entry: smaller answers for clients that read a few. */

@@ -71,10 +71,12 @@ export type Requests = {
 	 * `concurrency` lowers the server's bound on getStats() in flight for this request (a client
 	 * splitting one sweep over several requests splits the bound too); `fields` keeps only those
 	 * keys (and `type`) of every entry; `ownEntriesOnly` leaves out the copy of its producer's
-	 * `inbound-rtp` entry that ends a consumer's stats. The last two only make answers smaller.
+	 * `inbound-rtp` entry that ends a consumer's stats; `rows` (with `fields`) sends each entry as
+	 * the array of its values of `fields`, in that order, null where it has none (`type` only if
+	 * asked for). The last three only make answers smaller and cheaper.
 	 */
 	getStats: {
-		params: { ids: string[]; timeoutMs?: number; concurrency?: number; fields?: string[]; ownEntriesOnly?: boolean };
+		params: { ids: string[]; timeoutMs?: number; concurrency?: number; fields?: string[]; ownEntriesOnly?: boolean; rows?: boolean };
 		result: { stats: Record<string, unknown[]>; errors: Record<string, string>; timedOut: string[] };
 	};
 	/** dump() of one object. */
