@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Gauge, Registry, type RegistryContentType } from 'prom-client';
+import { Gauge, Histogram, Registry, type RegistryContentType } from 'prom-client';
 import { labelValue, MAX_LABEL_CHARS } from '../server/exporter/labelValue.js';
 import { AddressLabeler, maskIp } from '../server/exporter/AddressLabeler.js';
 import { ReverseDnsCache } from '../server/exporter/ReverseDnsCache.js';
 import { ObjectFamilies, ObjectFamily, formatLabelSet, extendLabelSet } from '../server/exporter/ObjectFamily.js';
-import { PrecomputedHistogram } from '../server/exporter/PrecomputedHistogram.js';
+import { PrecomputedHistogram, countObservations } from '../server/exporter/PrecomputedHistogram.js';
 import { BlockPool } from '../server/exporter/BlockPool.js';
 import { BuildBlocks } from '../server/exporter/BuildBlocks.js';
 import { startPtrServer, resolverFor } from './support/dnsPtrServer.js';
@@ -118,7 +118,7 @@ test('ReverseDnsCache: a DNS server that never answers costs the caller nothing;
 
 for (const openMetrics of [false, true]) {
 	const format = openMetrics ? 'OpenMetrics' : 'text';
-	test(`ObjectFamily folds series that share labels and writes what prom-client writes; PrecomputedHistogram exposes cumulative buckets (${format})`, async () => {
+	test(`ObjectFamily folds series that share labels and writes what prom-client writes; PrecomputedHistogram exposes cumulative buckets, and values counted by countObservations as prom-client's Histogram writes them (${format})`, async () => {
 		const registry = new Registry() as Registry<RegistryContentType>;
 		registry.setContentType(openMetrics ? Registry.OPENMETRICS_CONTENT_TYPE : Registry.PROMETHEUS_CONTENT_TYPE);
 		const sum = new ObjectFamily({ name: 'test_bytes', help: 'h', fold: 'sum' });
@@ -156,11 +156,27 @@ for (const openMetrics of [false, true]) {
 		assert.throws(() => histogram.set({ method: 'x' }, { cumulativeCounts: [1], sum: 0, count: 1 }), TypeError);
 		const body = await registry.metrics();
 		for (const line of [
-			'test_duration_seconds_bucket{method="join",le="0.1"} 2', 'test_duration_seconds_bucket{method="join",le="1"} 5',
-			'test_duration_seconds_bucket{method="join",le="+Inf"} 6', 'test_duration_seconds_sum{method="join"} 2.5',
+			'test_duration_seconds_bucket{le="0.1",method="join"} 2', 'test_duration_seconds_bucket{le="1",method="join"} 5',
+			'test_duration_seconds_bucket{le="+Inf",method="join"} 6', 'test_duration_seconds_sum{method="join"} 2.5',
 			'test_duration_seconds_count{method="join"} 6', '# TYPE test_duration_seconds histogram'
 		]) assert.ok(body.split('\n').includes(line), `${line} in\n${body}`);
 		assert.ok(!/NaN|Nan/.test(body), 'non-finite values are left out');
+
+		// Values counted by countObservations come out byte for byte as prom-client's Histogram writes them.
+		const observed = { producer: [0, 3, 7.5, 10, 10, 11], consumer: [] as number[] };
+		const bounds = [0, 1, 5, 10];
+		const byPromClient = new Registry() as Registry<RegistryContentType>;
+		byPromClient.setContentType(registry.contentType);
+		const promHistogram = new Histogram({ name: 'test_score', help: 'h', labelNames: ['role'], buckets: bounds, registers: [byPromClient as Registry] });
+		const counted = new Registry() as Registry<RegistryContentType>;
+		counted.setContentType(registry.contentType);
+		const countedHistogram = new PrecomputedHistogram({ registry: counted, name: 'test_score', help: 'h', buckets: bounds });
+		for (const role of ['producer', 'consumer'] as const) {
+			promHistogram.zero({ role });
+			for (const value of observed[role]) promHistogram.observe({ role }, value);
+			countedHistogram.set({ role }, countObservations(bounds, [...observed[role], Number.NaN]));
+		}
+		assert.equal(await counted.metrics(), await byPromClient.metrics());
 		assert.equal(body.endsWith('# EOF\n'), openMetrics);
 	});
 }

@@ -102,6 +102,7 @@ type GetStatsAnswer = Requests['getStats']['result'];
 function aroundGetStats(client: ObserverStreamClient, around: (ask: () => Promise<GetStatsAnswer>) => Promise<GetStatsAnswer>): ObserverSource {
 	return {
 		get state() { return client.state; },
+		get seq() { return client.seq; },
 		get connected() { return client.connected; },
 		get hello() { return client.hello; },
 		request: ((method: RequestMethod, params: never, options?: { timeoutMs?: number }) => method === 'getStats'
@@ -220,6 +221,29 @@ test('per-stream series from real getStats: simulcast encodings apart by rid and
 			assert.equal(m.value('meter_sfu_exporter_stats_objects', { result: 'ok' }), 6);
 			assert.equal(m.value('meter_sfu_exporter_up'), 1);
 			assert.equal(m.value('meter_sfu_exporter_build_errors'), 0);
+
+			// A server that answers getStats with objects (one without `rows`) gives the same series (those
+			// that no longer change: no RTP since, and RTCP only goes out).
+			const withoutRows: ObserverSource = {
+				get state() { return client.state; },
+				get seq() { return client.seq; },
+				get connected() { return client.connected; },
+				get hello() { return client.hello; },
+				request: ((method: RequestMethod, params: Record<string, unknown>, options?: { timeoutMs?: number }) =>
+					client.request(method, (method === 'getStats' ? { ...params, rows: undefined } : params) as never, options)) as ObserverSource['request']
+			};
+			const fromObjects = new Exporter({ source: withoutRows, options: (await testConfig(stack.dir, { prometheus: { numeric: true } })).prometheus });
+			try {
+				const o = parseExposition(Buffer.concat((await fromObjects.scrape()).chunks).toString());
+				for (const name of ['mediasoup_producer_byte_count_bytes', 'mediasoup_producer_packets', 'mediasoup_producer_jitter_seconds', 'mediasoup_producer_score',
+					'mediasoup_consumer_packets', 'mediasoup_consumer_byte_count_bytes', 'mediasoup_transport_received_bytes']) {
+					const series = (e: Exposition): string[] => e.find(name).map((x) => JSON.stringify([x.labels, x.value])).sort();
+					assert.ok(series(m).length > 0, name);
+					assert.deepEqual(series(o), series(m), name);
+				}
+			} finally {
+				fromObjects.close();
+			}
 		} finally {
 			videoSocket.close();
 			audioSocket.close();

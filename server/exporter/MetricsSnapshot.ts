@@ -1,5 +1,6 @@
 import type { ObservedState } from '../observer/ObservedState.js';
 import type { Requests, ServerCounters } from '../stream/protocol.js';
+import type { StatsRow } from './mediasoupStats.js';
 
 export type UsageResult = Requests['usage']['result'];
 
@@ -11,8 +12,8 @@ export type PartOutcome = { durationSeconds: number; success: boolean };
 
 /** Outcome of the stats sweep per object id (only ids still in the final state are judged). */
 export type SweepOutcome = {
-	/** getStats() entries by object id. */
-	stats: ReadonlyMap<string, readonly unknown[]>;
+	/** getStats() entries by object id, as stats rows. */
+	stats: ReadonlyMap<string, readonly StatsRow[]>;
 	/** Objects whose getStats() failed, with the reason. */
 	errors: ReadonlyMap<string, string>;
 	/** Objects whose getStats() had not answered by the deadline. */

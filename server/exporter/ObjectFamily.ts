@@ -38,8 +38,8 @@ export function extendLabelSet(labelSet: string, name: string, value: string): s
 	return ['{', inner, inner ? ',' : '', name, '="', escapeLabelValue(value), '"}'].join('');
 }
 
-/** Lines of one family rendered together, with what they were made from (to render them again without some). */
-type Segment = { bytes: Buffer; labelSets: string[]; numbers: number[]; owners: (string | undefined)[] };
+/** Lines of one family written together: their bytes, and which of the family's series they are (`from` up to `to`). */
+type Segment = { bytes: Buffer; from: number; to: number };
 
 /**
  * A gauge family of per-object series, written by hand: thousands of series per scrape, whose
@@ -63,13 +63,17 @@ export class ObjectFamily {
 	readonly #allocate: (bytes: number, newBytes: number) => Buffer;
 	/** Every label set is added at most once per build (ids in the labels): no folding needed. */
 	readonly #unique: boolean;
-	/** Series added since the last flush, in order: label set text, value and owner. */
-	#labelSets: string[] = [];
-	#numbers: number[] = [];
-	#owners: (string | undefined)[] = [];
-	/** This build's series already written. */
-	#segments: Segment[] = [];
+	/**
+	 * This build's series in the order added: label set text, value and owner, the first #size of
+	 * each array (kept from build to build and written over, so that a build allocates no arrays;
+	 * what lies beyond #size is a past build's). Those before #flushed are written into #segments.
+	 */
+	readonly #labelSets: string[] = [];
+	readonly #numbers: number[] = [];
+	readonly #owners: (string | undefined)[] = [];
 	#size = 0;
+	#flushed = 0;
+	#segments: Segment[] = [];
 	/** Where each label set is in the arrays above (only when folding). */
 	readonly #index = new Map<string, number>();
 	/** Label set text → `name{labels} ` as UTF-8 and the build that last used it. */
@@ -105,12 +109,12 @@ export class ObjectFamily {
 				this.#numbers[at] = this.#fold(this.#numbers[at]!, value);
 				return;
 			}
-			this.#index.set(labelSet, this.#labelSets.length);
+			this.#index.set(labelSet, this.#size);
 		}
-		this.#labelSets.push(labelSet);
-		this.#numbers.push(value);
-		this.#owners.push(owner);
-		this.#size++;
+		const at = this.#size++;
+		this.#labelSets[at] = labelSet;
+		this.#numbers[at] = value;
+		this.#owners[at] = owner;
 	}
 
 	get size(): number {
@@ -119,11 +123,9 @@ export class ObjectFamily {
 
 	/** Empties the family for the next build. */
 	clear(): void {
-		this.#labelSets = [];
-		this.#numbers = [];
-		this.#owners = [];
-		this.#segments = [];
 		this.#size = 0;
+		this.#flushed = 0;
+		this.#segments = [];
 		this.#index.clear();
 		this.#build++;
 		// The last build's pieces may still be being sent: never write over them.
@@ -149,12 +151,8 @@ export class ObjectFamily {
 		this.#flush();
 		const out: Buffer[] = [Buffer.from(`# HELP ${this.name} ${escapeHelp(this.help)}\n# TYPE ${this.name} gauge`)];
 		for (const segment of this.#segments) {
-			if (without && without.size > 0 && segment.owners.some((owner) => owner !== undefined && without.has(owner))) {
-				const keep = segment.owners.map((owner) => owner === undefined || !without.has(owner));
-				out.push(this.#write(segment.labelSets.filter((_, i) => keep[i]), segment.numbers.filter((_, i) => keep[i])));
-			} else {
-				out.push(segment.bytes);
-			}
+			const kept = without && without.size > 0 ? this.#keptOf(segment, without) : undefined;
+			out.push(kept ? this.#write(kept.labelSets, kept.numbers, 0, kept.labelSets.length) : segment.bytes);
 		}
 		this.#lastBytes = out.reduce((n, piece) => n + piece.length, 0);
 		// Forget the line starts of series that are gone (closed objects, changed labels).
@@ -165,21 +163,36 @@ export class ObjectFamily {
 	}
 
 	#flush(): void {
-		if (this.#labelSets.length === 0) return;
-		this.#segments.push({ bytes: this.#write(this.#labelSets, this.#numbers), labelSets: this.#labelSets, numbers: this.#numbers, owners: this.#owners });
-		this.#labelSets = [];
-		this.#numbers = [];
-		this.#owners = [];
+		if (this.#size === this.#flushed) return;
+		const from = this.#flushed;
+		this.#segments.push({ bytes: this.#write(this.#labelSets, this.#numbers, from, this.#size), from, to: this.#size });
+		this.#flushed = this.#size;
 		this.#index.clear();
 	}
 
-	/** `\nname{labels} value` for each series. */
-	#write(labelSets: readonly string[], numbers: readonly number[]): Buffer {
-		const count = labelSets.length;
+	/** The series of `segment` not owned by an id in `without`, or undefined if it keeps them all. */
+	#keptOf(segment: Segment, without: ReadonlySet<string>): { labelSets: string[]; numbers: number[] } | undefined {
+		let kept: { labelSets: string[]; numbers: number[] } | undefined;
+		for (let i = segment.from; i < segment.to; i++) {
+			const owner = this.#owners[i];
+			const leftOut = owner !== undefined && without.has(owner);
+			if (leftOut && !kept) {
+				kept = { labelSets: this.#labelSets.slice(segment.from, i), numbers: this.#numbers.slice(segment.from, i) };
+			} else if (!leftOut && kept) {
+				kept.labelSets.push(this.#labelSets[i]!);
+				kept.numbers.push(this.#numbers[i]!);
+			}
+		}
+		return kept;
+	}
+
+	/** `\nname{labels} value` for the series `from` up to `to` of these arrays. */
+	#write(labelSets: readonly string[], numbers: readonly number[], from: number, to: number): Buffer {
+		const count = to - from;
 		const starts = new Array<Buffer>(count);
 		let bound = 0;
 		for (let i = 0; i < count; i++) {
-			const labelSet = labelSets[i]!;
+			const labelSet = labelSets[from + i]!;
 			let start = this.#lineStarts.get(labelSet);
 			if (start === undefined) {
 				start = { bytes: Buffer.from(`${this.name}${labelSet} `), build: this.#build };
@@ -209,7 +222,7 @@ export class ObjectFamily {
 			// set(), not copy(): copy() of a small buffer goes through slow JavaScript in Node 20.
 			out.set(start, offset);
 			offset += start.length;
-			offset += writeNumber(out, offset, numbers[i]!);
+			offset += writeNumber(out, offset, numbers[from + i]!);
 		}
 		this.#blockUsed = offset;
 		return out.subarray(first, offset);

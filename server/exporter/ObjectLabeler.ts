@@ -4,7 +4,7 @@ import { formatLabelSet } from './ObjectFamily.js';
 import { labelValue } from './labelValue.js';
 import type { AddressLabeler } from './AddressLabeler.js';
 import type { ExporterOptions } from './ExporterOptions.js';
-import type { RtpStreamStat } from './mediasoupStats.js';
+import { AT, numberAt, textAt, type StatsRow } from './mediasoupStats.js';
 
 export const TRANSPORT_LABELS = [
 	'pid', 'room_id', 'peer_id', 'transport_id', 'transport_type', 'direction', 'proto', 'local_addr', 'remote_addr'
@@ -21,6 +21,9 @@ export type StreamLabelName = (typeof STREAM_LABELS)[number];
 export type StreamLabels = Record<StreamLabelName, string>;
 
 type LabelOptions = Pick<ExporterOptions, 'quiet' | 'personalLabels'>;
+
+/** What tells an object's RTP streams apart, from its stats row. */
+type StreamIdentity = { ssrc: number; type: string; rid?: string; mimeType?: string };
 
 /**
  * Label sets of one snapshot's objects, worked out from the state model: the room, peer and
@@ -93,8 +96,8 @@ export class ObjectLabeler {
 		return entry;
 	}
 
-	/** The label set (STREAM_LABELS) of one RTP stream of a producer or consumer. */
-	stream(record: ProducerRecord | ConsumerRecord, stat: RtpStreamStat): string {
+	/** The label set (STREAM_LABELS) of one RTP stream (a row that has an SSRC) of a producer or consumer. */
+	stream(record: ProducerRecord | ConsumerRecord, row: StatsRow): string {
 		const transportRecord = this.#state.transports[record.transportId];
 		const transport = transportRecord ? this.transport(transportRecord) : undefined;
 		const peerId = record.peerId ?? transportRecord?.peerId ?? null;
@@ -106,16 +109,20 @@ export class ObjectLabeler {
 			entry = { record, transport, peer, pid, room, byStream: new Map() };
 			this.#cache.streams.set(record.id, entry);
 		}
-		let stream = entry.byStream.get(stat.ssrc);
-		if (!stream || stream.type !== stat.type || stream.rid !== stat.rid || stream.mimeType !== stat.mimeType) {
-			stream = { type: stat.type, rid: stat.rid, mimeType: stat.mimeType, labelSet: formatLabelSet(STREAM_LABELS, this.#streamLabels(entry, peerId, stat)) };
-			entry.byStream.set(stat.ssrc, stream);
+		const ssrc = numberAt(row, AT.ssrc) ?? 0;
+		const type = textAt(row, AT.type) ?? '';
+		const rid = textAt(row, AT.rid);
+		const mimeType = textAt(row, AT.mimeType);
+		let stream = entry.byStream.get(ssrc);
+		if (!stream || stream.type !== type || stream.rid !== rid || stream.mimeType !== mimeType) {
+			stream = { type, rid, mimeType, labelSet: formatLabelSet(STREAM_LABELS, this.#streamLabels(entry, peerId, { ssrc, type, rid, mimeType })) };
+			entry.byStream.set(ssrc, stream);
 		}
 		const { labelSet } = stream;
 		return labelSet;
 	}
 
-	#streamLabels({ record, transport, peer, pid, room }: StreamLabelEntry, peerId: string | null, stat: RtpStreamStat): StreamLabels {
+	#streamLabels({ record, transport, peer, pid, room }: StreamLabelEntry, peerId: string | null, stat: StreamIdentity): StreamLabels {
 		return {
 			pid,
 			room_id: labelValue(room),

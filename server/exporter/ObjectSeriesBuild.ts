@@ -3,6 +3,7 @@ import type { ConsumerRecord, ObservedState, PeerRecord, ProducerRecord, Transpo
 import type { MetricsSnapshot } from './MetricsSnapshot.js';
 import type { ObjectFamilies } from './ObjectFamily.js';
 import type { ObjectLabeler } from './ObjectLabeler.js';
+import type { StatsRow } from './mediasoupStats.js';
 import { addTransportStates, addTransportStats, transportFamilies, type TransportFamilies } from './collectors/transportCollector.js';
 import { addStreamStats, streamFamilies, type Role, type StreamFamilies } from './collectors/streamCollector.js';
 
@@ -31,6 +32,9 @@ export class ObjectSeriesBuild {
 	readonly #labels: ObjectLabeler;
 	readonly #state: Readonly<ObservedState>;
 	readonly #currentState: () => Readonly<ObservedState>;
+	readonly #currentSeq: () => number;
+	/** The state's seq when this build began: if it is the same at the end, no record has changed. */
+	readonly #startSeq: number;
 	readonly #transport: TransportFamilies;
 	readonly #stream: Record<Role, StreamFamilies>;
 	/** Objects whose stats were written, and what from. */
@@ -40,14 +44,19 @@ export class ObjectSeriesBuild {
 
 	/**
 	 * `currentState`: where the live state model (the mirror) is found; it is read as answers arrive.
-	 * A mirror that resynchronises replaces its state, and this build then declines. `labels` must
-	 * read the state that `currentState` gives now.
+	 * A mirror that resynchronises replaces its state, and this build then declines. `currentSeq`:
+	 * the seq of the last change applied to it. `labels` must read the state that `currentState`
+	 * gives now.
 	 */
-	constructor({ families, labels, currentState }: { families: ObjectFamilies; labels: ObjectLabeler; currentState: () => Readonly<ObservedState> }) {
+	constructor({ families, labels, currentState, currentSeq }: {
+		families: ObjectFamilies; labels: ObjectLabeler; currentState: () => Readonly<ObservedState>; currentSeq: () => number;
+	}) {
 		this.#families = families;
 		this.#labels = labels;
 		this.#state = currentState();
 		this.#currentState = currentState;
+		this.#currentSeq = currentSeq;
+		this.#startSeq = currentSeq();
 		families.begin();
 		// The collectors' families, in the collectors' order.
 		this.#transport = transportFamilies(families);
@@ -55,7 +64,7 @@ export class ObjectSeriesBuild {
 	}
 
 	/** Writes the series of objects whose stats just arrived. Never throws: a failure makes finish() decline. */
-	add(stats: ReadonlyMap<string, readonly unknown[]>): void {
+	add(stats: ReadonlyMap<string, readonly StatsRow[]>): void {
 		if (this.#finished || this.#failure) return;
 		try {
 			if (this.#currentState() !== this.#state) throw new Error('the state model was replaced (resynchronised)');
@@ -94,15 +103,17 @@ export class ObjectSeriesBuild {
 		// written from records that have changed since (written again below).
 		const without = new Set<string>();
 		let rewritten = 0;
+		// No change applied since the first answer: every record is still the one written from.
+		const changed = this.#currentSeq() !== this.#startSeq;
 		try {
 			for (const [id, from] of this.#written) {
-				const entries = sweep.stats.get(id);
-				if (!entries) {
+				const rows = sweep.stats.get(id);
+				if (!rows) {
 					without.add(id);
-				} else if (!sameSources(from, state)) {
+				} else if (changed && !sameSources(from, state)) {
 					without.add(id);
 					// Without an owner: render() must keep these.
-					this.#writeObject(state, id, entries, null);
+					this.#writeObject(state, id, rows, null);
 					rewritten++;
 				}
 			}
@@ -116,16 +127,16 @@ export class ObjectSeriesBuild {
 	}
 
 	/** One object's series from `state`'s records; returns what they were made from, or undefined if the object is not there. */
-	#writeObject(state: Readonly<ObservedState>, id: string, entries: readonly unknown[], owner: string | null): WrittenFrom | undefined {
+	#writeObject(state: Readonly<ObservedState>, id: string, rows: readonly StatsRow[], owner: string | null): WrittenFrom | undefined {
 		const transport = state.transports[id];
 		if (transport) {
-			addTransportStats(this.#transport, this.#labels.transport(transport).labelSet, entries, owner);
+			addTransportStats(this.#transport, this.#labels.transport(transport).labelSet, rows, owner);
 			return { record: transport };
 		}
 		const producer = state.producers[id];
 		const record = producer ?? state.consumers[id];
 		if (!record) return undefined;
-		addStreamStats(producer ? this.#stream.producer : this.#stream.consumer, producer ? 'producer' : 'consumer', record, entries, this.#labels, owner);
+		addStreamStats(producer ? this.#stream.producer : this.#stream.consumer, producer ? 'producer' : 'consumer', record, rows, this.#labels, owner);
 		return streamSources(state, record);
 	}
 }

@@ -9,6 +9,11 @@ import type { Hello, RequestMethod, Requests } from '../stream/protocol.js';
 export interface ObserverSource {
 	/** The mirror; changes in place as events arrive, so the exporter copies what it keeps. */
 	readonly state: Readonly<ObservedState>;
+	/**
+	 * The protocol `seq` of the last change applied to `state`: while it stays the same, no record
+	 * in `state` has been replaced.
+	 */
+	readonly seq: number;
 	/** Connected and holding a snapshot: `state` is the server's. */
 	readonly connected: boolean;
 	readonly hello?: Hello;

@@ -32,12 +32,32 @@ export class PrecomputedHistogram {
 		const values = [];
 		for (const { labels, cumulativeCounts, sum, count } of this.#series) {
 			this.#buckets.forEach((le, i) => {
-				values.push({ metricName: `${this.name}_bucket`, labels: { ...labels, le }, value: cumulativeCounts[i]! });
+				values.push({ metricName: `${this.name}_bucket`, labels: { le, ...labels }, value: cumulativeCounts[i]! });
 			});
-			values.push({ metricName: `${this.name}_bucket`, labels: { ...labels, le: '+Inf' }, value: count });
+			values.push({ metricName: `${this.name}_bucket`, labels: { le: '+Inf', ...labels }, value: count });
 			values.push({ metricName: `${this.name}_sum`, labels, value: sum });
 			values.push({ metricName: `${this.name}_count`, labels, value: count });
 		}
 		return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
 	}
+}
+
+/**
+ * `values` counted as prom-client's Histogram counts them (each in the first bucket whose bound is
+ * not below it), for set(): one pass, no label hashing per value. Values that are not finite
+ * numbers are left out (prom-client's observe() throws on them).
+ */
+export function countObservations(buckets: readonly number[], values: readonly number[]): { cumulativeCounts: number[]; sum: number; count: number } {
+	const perBucket = buckets.map(() => 0);
+	let sum = 0;
+	let count = 0;
+	for (const value of values) {
+		if (!Number.isFinite(value)) continue;
+		sum += value;
+		count++;
+		const bucket = buckets.findIndex((bound) => value <= bound);
+		if (bucket >= 0) perBucket[bucket]!++;
+	}
+	let running = 0;
+	return { cumulativeCounts: perBucket.map((n) => (running += n)), sum, count };
 }

@@ -3,6 +3,7 @@ import { Logger } from '../Logger.js';
 import type { ObservedState } from '../observer/ObservedState.js';
 import type { ObserverSource } from './ObserverSource.js';
 import { StatsSweep, type StatsSweepResult } from './StatsSweep.js';
+import type { StatsRow } from './mediasoupStats.js';
 import {
 	SNAPSHOT_PARTS, type ExporterTotals, type MetricsSnapshot, type PartOutcome, type SnapshotPart, type SweepOutcome
 } from './MetricsSnapshot.js';
@@ -60,7 +61,7 @@ export class SnapshotCollector {
 	 * Calls `listener` with the stats of `snapshot`'s sweep as they arrive (those already there
 	 * first); nothing if that snapshot is no longer being taken. Returns whether it will be called.
 	 */
-	onStats(snapshot: Promise<MetricsSnapshot>, listener: (stats: ReadonlyMap<string, readonly unknown[]>) => void): boolean {
+	onStats(snapshot: Promise<MetricsSnapshot>, listener: (stats: ReadonlyMap<string, readonly StatsRow[]>) => void): boolean {
 		if (snapshot !== this.#inFlight || !this.#sweep) return false;
 		this.#sweep.onStats(listener);
 		return true;
@@ -115,8 +116,8 @@ export class SnapshotCollector {
 		// The freshest state: objects closed during the sweep are gone, as they should be. A stream
 		// that dropped meanwhile leaves a stale mirror, which must not be exported.
 		const state = source.connected ? copyState(source.state) : null;
-		sweep.stopNotifying();
-		const judged = state ? judge(sweep.result(), state) : emptySweep();
+		const swept = sweep.stop();
+		const judged = state ? judge(swept, state) : emptySweep();
 		if (state) {
 			if (parts.stats.success && (judged.errors.size > 0 || judged.timedOut.size > 0)) parts.stats.success = false;
 			this.#totals.sweeps++;
@@ -163,8 +164,15 @@ function copyState(state: Readonly<ObservedState>): ObservedState {
 /** Keeps the sweep's outcome for objects that still exist; a failure for a closed object is churn, not an error. */
 function judge(result: StatsSweepResult, state: ObservedState): SweepOutcome {
 	const exists = (id: string): boolean => id in state.transports || id in state.producers || id in state.consumers;
-	const stats = new Map<string, readonly unknown[]>();
-	for (const [id, entries] of result.stats) if (exists(id)) stats.set(id, entries);
+	// Usually every object answered is still there: the sweep's own map then serves as it is.
+	let stats: ReadonlyMap<string, readonly StatsRow[]> = result.stats;
+	for (const id of result.stats.keys()) {
+		if (exists(id)) continue;
+		const kept = new Map<string, readonly StatsRow[]>();
+		for (const [keptId, rows] of result.stats) if (exists(keptId)) kept.set(keptId, rows);
+		stats = kept;
+		break;
+	}
 	const errors = new Map<string, string>();
 	for (const [id, message] of result.errors) if (exists(id) && !stats.has(id)) errors.set(id, message);
 	const timedOut = new Set<string>();

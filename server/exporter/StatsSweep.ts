@@ -1,6 +1,6 @@
 import { Logger } from '../Logger.js';
 import type { ObserverSource } from './ObserverSource.js';
-import { STATS_FIELDS } from './mediasoupStats.js';
+import { STATS_FIELDS, statsRows, type StatsRow } from './mediasoupStats.js';
 
 const logger = new Logger('StatsSweep');
 
@@ -17,12 +17,14 @@ const MAX_BATCH_SIZE = 64;
 const MAX_REQUESTS_IN_FLIGHT = 16;
 /** The server's answer needs a moment to travel back before our own deadline. */
 const ANSWER_MARGIN_MS = 50;
+/** What each request asks for: rows of these fields. */
+const FIELDS: string[] = [...STATS_FIELDS];
 /** The observer protocol's bounds on getStats' timeoutMs. */
 const MIN_SERVER_TIMEOUT_MS = 1;
 const MAX_SERVER_TIMEOUT_MS = 60_000;
 
 export type StatsSweepResult = {
-	stats: Map<string, readonly unknown[]>;
+	stats: Map<string, readonly StatsRow[]>;
 	errors: Map<string, string>;
 	/** Ids with no answer: the server's timed-out ones plus those not answered or not started by the deadline. */
 	timedOut: Set<string>;
@@ -38,12 +40,13 @@ export class StatsSweep {
 	readonly #source: ObserverSource;
 	readonly #deadline: number;
 	readonly #queue: string[][] = [];
-	readonly #stats = new Map<string, readonly unknown[]>();
+	readonly #stats = new Map<string, readonly StatsRow[]>();
 	readonly #errors = new Map<string, string>();
 	readonly #serverTimedOut = new Set<string>();
 	readonly #ids: readonly string[];
 	readonly #perRequestConcurrency: number;
-	readonly #listeners: ((stats: ReadonlyMap<string, readonly unknown[]>) => void)[] = [];
+	readonly #listeners: ((stats: ReadonlyMap<string, readonly StatsRow[]>) => void)[] = [];
+	#stopped = false;
 	/** Resolves when every batch has answered (not at the deadline: race it with your own timer). */
 	readonly done: Promise<void>;
 
@@ -90,12 +93,12 @@ export class StatsSweep {
 	 * Calls `listener` with each request's stats as they arrive, starting with those that already
 	 * have (a listener that throws is its own problem: it is not called again).
 	 */
-	onStats(listener: (stats: ReadonlyMap<string, readonly unknown[]>) => void): void {
+	onStats(listener: (stats: ReadonlyMap<string, readonly StatsRow[]>) => void): void {
 		this.#listeners.push(listener);
 		if (this.#stats.size > 0) this.#notify(listener, new Map(this.#stats));
 	}
 
-	#notify(listener: (stats: ReadonlyMap<string, readonly unknown[]>) => void, stats: ReadonlyMap<string, readonly unknown[]>): void {
+	#notify(listener: (stats: ReadonlyMap<string, readonly StatsRow[]>) => void, stats: ReadonlyMap<string, readonly StatsRow[]>): void {
 		try {
 			listener(stats);
 		} catch (error) {
@@ -105,22 +108,20 @@ export class StatsSweep {
 	}
 
 	/**
-	 * No more calls to the listeners: the snapshot has been taken, and answers that still arrive
-	 * belong to no scrape (a listener called now would write into a later snapshot's build).
+	 * Ends the sweep for its snapshot and returns what has arrived; ids without an answer count as
+	 * timed out. Answers that still come are dropped and the listeners are not called again: they
+	 * belong to no scrape (a listener called now would write into a later snapshot's build), and
+	 * nothing changes the maps returned (so they need no copy).
 	 */
-	stopNotifying(): void {
+	stop(): StatsSweepResult {
+		this.#stopped = true;
 		this.#listeners.length = 0;
-	}
-
-	/** What has arrived so far; ids without an answer count as timed out. */
-	result(): StatsSweepResult {
 		const timedOut = new Set<string>();
 		for (const id of this.#ids) {
 			if (!this.#stats.has(id) && !this.#errors.has(id)) timedOut.add(id);
 		}
 		for (const id of this.#serverTimedOut) timedOut.add(id);
-		// Copies: answers that arrive after the deadline must not change a snapshot taken.
-		return { stats: new Map(this.#stats), errors: new Map(this.#errors), timedOut };
+		return { stats: this.#stats, errors: this.#errors, timedOut };
 	}
 
 	async #run(): Promise<void> {
@@ -131,13 +132,15 @@ export class StatsSweep {
 			const timeoutMs = Math.min(MAX_SERVER_TIMEOUT_MS, Math.floor(remaining));
 			try {
 				const answer = await this.#source.request('getStats', {
-					ids: batch, timeoutMs, concurrency: this.#perRequestConcurrency, fields: STATS_FIELDS, ownEntriesOnly: true
+					ids: batch, timeoutMs, concurrency: this.#perRequestConcurrency, fields: FIELDS, ownEntriesOnly: true, rows: true
 				}, { timeoutMs: timeoutMs + ANSWER_MARGIN_MS });
-				const arrived = new Map<string, readonly unknown[]>();
+				if (this.#stopped) return;
+				const arrived = new Map<string, readonly StatsRow[]>();
 				for (const [id, entries] of Object.entries(answer.stats)) {
 					if (Array.isArray(entries)) {
-						this.#stats.set(id, entries);
-						arrived.set(id, entries);
+						const rows = statsRows(entries);
+						this.#stats.set(id, rows);
+						arrived.set(id, rows);
 					}
 				}
 				for (const listener of [...this.#listeners]) this.#notify(listener, arrived);
@@ -146,6 +149,7 @@ export class StatsSweep {
 			} catch (error) {
 				// The request itself failed (stream down, request timed out): the batch's objects have
 				// no stats this time. A timeout stays "timed out"; anything else is an error.
+				if (this.#stopped) return;
 				const { name, message } = error as Error;
 				logger.debug('getStats batch of %d failed: %s: %s', batch.length, name, message);
 				if (!/timeout/i.test(name)) for (const id of batch) this.#errors.set(id, `${name}: ${message}`);

@@ -1,107 +1,75 @@
 /**
- * Typed readers for mediasoup 3.8.4 getStats() entries as they arrive over the observer stream
- * (plain JSON). A field that is missing or not a finite number reads as undefined, so a metric is
- * left out rather than exported as garbage.
+ * mediasoup 3.8.4 getStats() entries as the exporter reads them: as stats rows, the values of
+ * STATS_FIELDS in that order. The sweep asks the server for rows (`rows` in PROTOCOL.md): thousands
+ * of entries per scrape, and an array of values is cheaper to build, send, parse and keep than an
+ * object that repeats every key. A field that is missing or not of its type reads as undefined, so
+ * a metric is left out rather than exported as garbage.
  */
 
-/** One RTP stream's entry of a producer's or consumer's getStats(). */
-export type RtpStreamStat = {
-	type: 'inbound-rtp' | 'outbound-rtp';
-	ssrc: number;
-	rid?: string;
-	kind?: string;
-	mimeType?: string;
-	byteCount?: number;
-	packetCount?: number;
-	packetsLost?: number;
-	/** 0..255, RTCP's fixed-point fraction. */
-	fractionLost?: number;
-	packetsRetransmitted?: number;
-	nackCount?: number;
-	pliCount?: number;
-	firCount?: number;
-	/** bits per second */
-	bitrate?: number;
-	/** ms; only once mediasoup measured one */
-	roundTripTime?: number;
-	/** ms in mediasoup 3.8.4 (RtpStreamRecv computes transit times from a ms clock); inbound only. */
-	jitter?: number;
-	score?: number;
-};
-
-/** The fields of a transport's getStats() entry the exporter uses. */
-export type TransportStat = {
-	bytesReceived?: number;
-	bytesSent?: number;
-	recvBitrate?: number;
-	sendBitrate?: number;
-};
-
-/** Every getStats() field the readers below use: the sweep asks the server for these alone. */
+/** Every getStats() field the exporter reads, in the order of a stats row. */
 export const STATS_FIELDS = [
-	'ssrc', 'rid', 'kind', 'mimeType', 'byteCount', 'packetCount', 'packetsLost', 'fractionLost', 'packetsRetransmitted',
+	'type', 'ssrc', 'rid', 'kind', 'mimeType', 'byteCount', 'packetCount', 'packetsLost', 'fractionLost', 'packetsRetransmitted',
 	'nackCount', 'pliCount', 'firCount', 'bitrate', 'roundTripTime', 'jitter', 'score',
 	'bytesReceived', 'bytesSent', 'recvBitrate', 'sendBitrate'
-];
+] as const;
 
-function record(value: unknown): Record<string, unknown> | undefined {
-	return typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : undefined;
+export type StatsField = (typeof STATS_FIELDS)[number];
+
+/**
+ * One getStats() entry as the values of STATS_FIELDS, in that order. Of an RTP stream's entry
+ * (type `inbound-rtp` or `outbound-rtp`): `fractionLost` is 0..255 (RTCP's fixed point),
+ * `bitrate` bits per second, `roundTripTime` ms (only once mediasoup measured one), `jitter` ms
+ * (mediasoup 3.8.4 computes transit times from a ms clock; inbound only). Of a transport's entry
+ * (type `webrtc-transport`, `plain-rtp-transport`, ...): bytes and bits per second.
+ */
+export type StatsRow = readonly unknown[];
+
+/** Where each field is in a stats row. */
+export const AT: Readonly<Record<StatsField, number>> = Object.freeze(Object.fromEntries(STATS_FIELDS.map((field, i) => [field, i])) as Record<StatsField, number>);
+
+/** The value at `at` if it is a finite number. */
+export function numberAt(row: StatsRow, at: number): number | undefined {
+	const value = row[at];
+	return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
 }
 
-function finite(entry: Record<string, unknown>, key: string): number | undefined {
-	const v = entry[key];
-	return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
-}
-
-function text(entry: Record<string, unknown>, key: string): string | undefined {
-	const v = entry[key];
-	return typeof v === 'string' ? v : undefined;
+/** The value at `at` if it is a string. */
+export function textAt(row: StatsRow, at: number): string | undefined {
+	const value = row[at];
+	return typeof value === 'string' ? value : undefined;
 }
 
 /**
- * The entries of `type` (a consumer's stats also carry a copy of its producer's inbound-rtp entry,
- * which belongs to the producer's series, not the consumer's).
+ * An answer's entries as rows: as they are when they are rows already; objects (from a server
+ * that answers without `rows`) as the values of their STATS_FIELDS. Anything else is dropped.
  */
-export function readRtpStreamStats(entries: readonly unknown[], type: RtpStreamStat['type']): RtpStreamStat[] {
-	const out: RtpStreamStat[] = [];
-	for (const raw of entries) {
-		const e = record(raw);
-		if (!e || e.type !== type) continue;
-		const ssrc = finite(e, 'ssrc');
-		if (ssrc === undefined) continue;
-		out.push({
-			type, ssrc,
-			rid: text(e, 'rid'),
-			kind: text(e, 'kind'),
-			mimeType: text(e, 'mimeType'),
-			byteCount: finite(e, 'byteCount'),
-			packetCount: finite(e, 'packetCount'),
-			packetsLost: finite(e, 'packetsLost'),
-			fractionLost: finite(e, 'fractionLost'),
-			packetsRetransmitted: finite(e, 'packetsRetransmitted'),
-			nackCount: finite(e, 'nackCount'),
-			pliCount: finite(e, 'pliCount'),
-			firCount: finite(e, 'firCount'),
-			bitrate: finite(e, 'bitrate'),
-			roundTripTime: finite(e, 'roundTripTime'),
-			jitter: finite(e, 'jitter'),
-			score: finite(e, 'score')
-		});
+export function statsRows(entries: readonly unknown[]): readonly StatsRow[] {
+	if (entries.every(Array.isArray)) return entries as readonly StatsRow[];
+	const rows: StatsRow[] = [];
+	for (const entry of entries) {
+		if (Array.isArray(entry)) {
+			rows.push(entry);
+		} else if (typeof entry === 'object' && entry !== null) {
+			const source = entry as Record<string, unknown>;
+			rows.push(STATS_FIELDS.map((field) => source[field] ?? null));
+		}
 	}
-	return out;
+	return rows;
 }
 
-/** The transport's own entry (webrtc-transport, plain-rtp-transport, ...). */
-export function readTransportStat(entries: readonly unknown[]): TransportStat | undefined {
-	for (const raw of entries) {
-		const e = record(raw);
-		if (!e || typeof e.type !== 'string' || !e.type.endsWith('-transport')) continue;
-		return {
-			bytesReceived: finite(e, 'bytesReceived'),
-			bytesSent: finite(e, 'bytesSent'),
-			recvBitrate: finite(e, 'recvBitrate'),
-			sendBitrate: finite(e, 'sendBitrate')
-		};
+/**
+ * Whether `row` is an RTP stream of `type` with an SSRC (a consumer's stats may also carry a copy
+ * of its producer's inbound-rtp entry, which belongs to the producer's series, not the consumer's).
+ */
+export function isRtpStream(row: StatsRow, type: 'inbound-rtp' | 'outbound-rtp'): boolean {
+	return row[AT.type] === type && numberAt(row, AT.ssrc) !== undefined;
+}
+
+/** The transport's own row (webrtc-transport, plain-rtp-transport, ...). */
+export function transportRow(rows: readonly StatsRow[]): StatsRow | undefined {
+	for (const row of rows) {
+		const type = row[AT.type];
+		if (typeof type === 'string' && type.endsWith('-transport')) return row;
 	}
 	return undefined;
 }

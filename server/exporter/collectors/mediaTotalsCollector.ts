@@ -1,5 +1,6 @@
-import { Gauge, Histogram } from 'prom-client';
-import { readTransportStat } from '../mediasoupStats.js';
+import { Gauge } from 'prom-client';
+import { PrecomputedHistogram, countObservations } from '../PrecomputedHistogram.js';
+import { AT, numberAt, transportRow } from '../mediasoupStats.js';
 import { registers, type CollectorContext } from './CollectorContext.js';
 
 /**
@@ -34,9 +35,9 @@ export function mediaTotalsCollector({ registry, state, snapshot, options }: Col
 			byIceDtls.set(key, entry);
 		}
 		const entries = snapshot.sweep.stats.get(t.id);
-		const stat = entries ? readTransportStat(entries) : undefined;
-		bitrate.recv += stat?.recvBitrate ?? 0;
-		bitrate.send += stat?.sendBitrate ?? 0;
+		const row = entries ? transportRow(entries) : undefined;
+		bitrate.recv += row ? numberAt(row, AT.recvBitrate) ?? 0 : 0;
+		bitrate.send += row ? numberAt(row, AT.sendBitrate) ?? 0 : 0;
 	}
 	for (const { labels, count } of byType.values()) transports.set(labels, count);
 	for (const { labels, count } of byIceDtls.values()) webrtc.set(labels, count);
@@ -49,24 +50,31 @@ export function mediaTotalsCollector({ registry, state, snapshot, options }: Col
 
 	const producers = new Gauge({ name: 'mediasoup_producers', help: 'Producers by kind', labelNames: ['kind'], registers: reg });
 	const consumers = new Gauge({ name: 'mediasoup_consumers', help: 'Consumers by kind', labelNames: ['kind'], registers: reg });
-	const score = new Histogram({
+	// Counted here and handed over as bucket counts: prom-client's observe() hashes the labels of
+	// each of thousands of observations per scrape.
+	const score = new PrecomputedHistogram({
+		registry,
 		name: 'mediasoup_stream_score',
 		help: 'Score distribution, one observation per producer encoding and per consumer (gauge histogram: re-observed every scrape)',
-		labelNames: ['role', 'kind'], buckets: options.buckets.score, registers: reg
+		buckets: options.buckets.score
 	});
-	// Every role and kind has its series, also before the first observation.
-	for (const role of ['producer', 'consumer']) for (const kind of ['audio', 'video']) score.zero({ role, kind });
+	const scores = { producer: { audio: [] as number[], video: [] as number[] }, consumer: { audio: [] as number[], video: [] as number[] } };
 	const counts = { producer: { audio: 0, video: 0 }, consumer: { audio: 0, video: 0 } };
 	for (const p of Object.values(state.producers)) {
 		counts.producer[p.kind]++;
-		for (const encoding of p.score) score.observe({ role: 'producer', kind: p.kind }, encoding.score);
+		for (const encoding of p.score) scores.producer[p.kind].push(encoding.score);
 	}
 	for (const c of Object.values(state.consumers)) {
 		counts.consumer[c.kind]++;
-		score.observe({ role: 'consumer', kind: c.kind }, c.score.score);
+		scores.consumer[c.kind].push(c.score.score);
+	}
+	// Every role and kind has its series, also without observations.
+	for (const role of ['producer', 'consumer'] as const) {
+		for (const kind of ['audio', 'video'] as const) score.set({ role, kind }, countObservations(options.buckets.score, scores[role][kind]));
 	}
 	for (const kind of ['audio', 'video'] as const) {
 		producers.set({ kind }, counts.producer[kind]);
 		consumers.set({ kind }, counts.consumer[kind]);
 	}
 }
+

@@ -1,5 +1,5 @@
 import { extendLabelSet, type Fold, type ObjectFamilies, type ObjectFamily } from '../ObjectFamily.js';
-import { readTransportStat } from '../mediasoupStats.js';
+import { AT, numberAt, transportRow, type StatsRow } from '../mediasoupStats.js';
 import type { TransportRecord } from '../../observer/ObservedState.js';
 import type { CollectorContext } from './CollectorContext.js';
 
@@ -21,15 +21,15 @@ export function transportFamilies(families: ObjectFamilies): TransportFamilies {
 	};
 }
 
-/** One transport's series from its getStats() entries, owned by `owner` (ObjectFamily.add; null: none). */
-export function addTransportStats(families: TransportFamilies, labelSet: string, entries: readonly unknown[], ownerOrNull: string | null): void {
-	const stat = readTransportStat(entries);
-	if (!stat) return;
+/** One transport's series from its getStats() rows, owned by `owner` (ObjectFamily.add; null: none). */
+export function addTransportStats(families: TransportFamilies, labelSet: string, rows: readonly StatsRow[], ownerOrNull: string | null): void {
+	const row = transportRow(rows);
+	if (!row) return;
 	const owner = ownerOrNull ?? undefined;
-	families.received.add(labelSet, stat.bytesReceived, owner);
-	families.sent.add(labelSet, stat.bytesSent, owner);
-	families.recvBitrate.add(labelSet, stat.recvBitrate, owner);
-	families.sendBitrate.add(labelSet, stat.sendBitrate, owner);
+	families.received.add(labelSet, numberAt(row, AT.bytesReceived), owner);
+	families.sent.add(labelSet, numberAt(row, AT.bytesSent), owner);
+	families.recvBitrate.add(labelSet, numberAt(row, AT.recvBitrate), owner);
+	families.sendBitrate.add(labelSet, numberAt(row, AT.sendBitrate), owner);
 }
 
 /** One transport's ICE and DTLS state series, from the state model. */
@@ -47,8 +47,8 @@ export function transportCollector({ families, state, snapshot, labels }: Collec
 	const own = transportFamilies(families);
 	for (const transport of Object.values(state.transports)) {
 		const { labelSet } = labels.transport(transport);
-		const entries = snapshot.sweep.stats.get(transport.id);
-		if (entries) addTransportStats(own, labelSet, entries, transport.id);
+		const rows = snapshot.sweep.stats.get(transport.id);
+		if (rows) addTransportStats(own, labelSet, rows, transport.id);
 		addTransportStates(own, transport, labelSet);
 	}
 }

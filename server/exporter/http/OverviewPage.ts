@@ -2,7 +2,7 @@ import express from 'express';
 import type { Response, Router } from 'express';
 import { Logger } from '../../Logger.js';
 import type { MetricsSnapshot } from '../MetricsSnapshot.js';
-import { readTransportStat } from '../mediasoupStats.js';
+import { AT, numberAt, transportRow } from '../mediasoupStats.js';
 import { OVERVIEW_CSS, OVERVIEW_HTML, OVERVIEW_SCRIPT } from './overviewAssets.js';
 
 const logger = new Logger('OverviewPage');
@@ -36,9 +36,9 @@ export function overviewSample(snapshot: MetricsSnapshot): OverviewSample {
 	const bitrate = { recv: 0, send: 0 };
 	for (const id of Object.keys(state?.transports ?? {})) {
 		const entries = snapshot.sweep.stats.get(id);
-		const stat = entries ? readTransportStat(entries) : undefined;
-		bitrate.recv += stat?.recvBitrate ?? 0;
-		bitrate.send += stat?.sendBitrate ?? 0;
+		const row = entries ? transportRow(entries) : undefined;
+		bitrate.recv += row ? numberAt(row, AT.recvBitrate) ?? 0 : 0;
+		bitrate.send += row ? numberAt(row, AT.sendBitrate) ?? 0 : 0;
 	}
 	return {
 		at: snapshot.startedAt,
