@@ -70,7 +70,7 @@ export class ObserverRequestHandler {
 		return this.#handlers[method](params);
 	}
 
-	async #getStats(params: Record<string, unknown>): Promise<Requests['getStats']['result']> {
+	#getStats(params: Record<string, unknown>): Promise<Requests['getStats']['result']> {
 		const { ids, timeoutMs = DEFAULT_STATS_TIMEOUT_MS, concurrency = this.#statsConcurrency, fields, ownEntriesOnly = false, rows = false } = params;
 		if (!Array.isArray(ids) || ids.length > MAX_STATS_IDS || !ids.every(isId)) {
 			throw new BadRequestError(`ids: expected an array of at most ${MAX_STATS_IDS} id strings`);
@@ -96,48 +96,80 @@ export class ObserverRequestHandler {
 		const pending = new Set(unique);
 		const stats: Record<string, unknown[]> = {};
 		const errors: Record<string, string> = {};
-		let expired = false;
-		const runner = async (): Promise<void> => {
-			for (let id = queue.shift(); id !== undefined && !expired; id = queue.shift()) {
-				const found = this.#statsTarget(id);
+		const limit = Math.min(this.#statsConcurrency, concurrency);
+		// Callbacks rather than async runners that await each id in turn: a sweep asks thousands,
+		// and a suspended async frame with its promises costs more than the two callbacks.
+		return new Promise((resolve) => {
+			let inFlight = 0;
+			let next = 0;
+			let expired = false;
+			const end = (): void => {
+				if (expired) return;
+				expired = true;
+				clearTimeout(timer);
+				resolve({ stats, errors, timedOut: [...pending] });
+			};
+			const failed = (id: string, message: string): void => {
+				errors[id] = message;
+				pending.delete(id);
+				// The producer is asked itself after all.
 				const standsInFor = standIns.get(id);
-				try {
-					if (!found) throw new NotFoundError('not found');
-					const result = (await found.target.getStats()) as unknown[];
-					if (expired) break;
-					// One pass over the entries, shaped as they go (no filtered copies): a consumer's stats
-					// end with a copy of its producer's inbound-rtp entry.
-					const own: unknown[] = [];
-					const producers: unknown[] = [];
-					const isConsumer = found.entity === 'consumer';
-					for (const entry of result) {
-						const shaped = shape ? shape(entry) : entry;
-						if (isConsumer && isInboundRtp(entry)) {
-							if (standsInFor !== undefined) producers.push(shaped);
-							if (ownEntriesOnly) continue;
-						}
-						own.push(shaped);
+				if (standsInFor !== undefined) queue.push(standsInFor);
+			};
+			const answered = (id: string, isConsumer: boolean, result: unknown[]): void => {
+				// One pass over the entries, shaped as they go (no filtered copies): a consumer's stats
+				// end with a copy of its producer's inbound-rtp entry.
+				const standsInFor = standIns.get(id);
+				const own: unknown[] = [];
+				const producers: unknown[] = [];
+				for (const entry of result) {
+					const shaped = shape ? shape(entry) : entry;
+					if (isConsumer && isInboundRtp(entry)) {
+						if (standsInFor !== undefined) producers.push(shaped);
+						if (ownEntriesOnly) continue;
 					}
-					if (standsInFor !== undefined) {
-						stats[standsInFor] = producers;
-						pending.delete(standsInFor);
-					}
-					stats[id] = own;
-				} catch (error) {
-					if (!expired) errors[id] = (error as Error).message;
-					// The producer is asked itself after all (by this runner, which is still going).
-					if (standsInFor !== undefined && !expired) queue.push(standsInFor);
+					own.push(shaped);
 				}
-				if (!expired) pending.delete(id);
-			}
-		};
-		let timer: NodeJS.Timeout | undefined;
-		const deadline = new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); });
-		const runners = Array.from({ length: Math.min(this.#statsConcurrency, concurrency, queue.length) }, runner);
-		await Promise.race([Promise.all(runners), deadline]);
-		clearTimeout(timer);
-		expired = true;
-		return { stats, errors, timedOut: [...pending] };
+				if (standsInFor !== undefined) {
+					stats[standsInFor] = producers;
+					pending.delete(standsInFor);
+				}
+				stats[id] = own;
+				pending.delete(id);
+			};
+			const settled = (): void => {
+				inFlight--;
+				askMore();
+			};
+			const askMore = (): void => {
+				while (!expired && inFlight < limit && next < queue.length) {
+					const id = queue[next++]!;
+					const found = this.#statsTarget(id);
+					let asking: Promise<unknown>;
+					try {
+						if (!found) throw new NotFoundError('not found');
+						asking = found.target.getStats();
+					} catch (error) {
+						failed(id, (error as Error).message);
+						continue;
+					}
+					inFlight++;
+					const isConsumer = found.entity === 'consumer';
+					asking.then(
+						(result) => {
+							if (!expired) answered(id, isConsumer, result as unknown[]);
+							settled();
+						},
+						(error: Error) => {
+							if (!expired) failed(id, error.message);
+							settled();
+						});
+				}
+				if (inFlight === 0 && next >= queue.length) end();
+			};
+			const timer = setTimeout(end, timeoutMs);
+			askMore();
+		});
 	}
 
 	/**
