@@ -4,7 +4,7 @@ import { Gauge, Histogram, Registry, type RegistryContentType } from 'prom-clien
 import { labelValue, MAX_LABEL_CHARS } from '../server/exporter/labelValue.js';
 import { AddressLabeler, maskIp } from '../server/exporter/AddressLabeler.js';
 import { ReverseDnsCache } from '../server/exporter/ReverseDnsCache.js';
-import { ObjectFamilies, ObjectFamily, formatLabelSet, extendLabelSet } from '../server/exporter/ObjectFamily.js';
+import { ObjectFamilies, ObjectFamily, formatLabelSet, extendLabelSet, seriesLabels } from '../server/exporter/ObjectFamily.js';
 import { PrecomputedHistogram, countObservations } from '../server/exporter/PrecomputedHistogram.js';
 import { BlockPool } from '../server/exporter/BlockPool.js';
 import { BuildBlocks } from '../server/exporter/BuildBlocks.js';
@@ -189,7 +189,7 @@ test('ObjectFamilies live across builds: each build starts empty, series of the 
 		for (const room of rooms) bytes.add(formatLabelSet(['room'], { room }), 1);
 		if (extra) {
 			const before = families.length;
-			families.family({ name: 'test_half', help: 'h', fold: 'sum' }).add('{}', 1);
+			families.family({ name: 'test_half', help: 'h', fold: 'sum' }).add(seriesLabels('{}'), 1);
 			families.truncate(before);
 		}
 		return families.render().map((pieces) => Buffer.concat(pieces).toString());
@@ -231,7 +231,7 @@ test('ObjectFamily written piecemeal (unique label sets): flush() writes what ca
 
 	const folding = new ObjectFamilies();
 	folding.begin();
-	folding.family({ name: 'test_folded', help: 'h', fold: 'sum' }).add('{}', 1);
+	folding.family({ name: 'test_folded', help: 'h', fold: 'sum' }).add(seriesLabels('{}'), 1);
 	assert.throws(() => folding.flush(), /folding family/);
 	assert.equal(Buffer.concat(folding.render()[0]!).toString(), '# HELP test_folded h\n# TYPE test_folded gauge\ntest_folded{} 1');
 });

@@ -1,4 +1,5 @@
 import type { ConsumerRecord, ObservedState, PeerRecord, ProducerRecord, TransportRecord } from '../observer/ObservedState.js';
+import type { SeriesLabels } from './ObjectFamily.js';
 
 /** A transport's label set and what it was made from. */
 export type TransportLabelEntry = {
@@ -8,7 +9,9 @@ export type TransportLabelEntry = {
 	localAddr: string;
 	remoteAddr: string;
 	/** `{pid="…",…}`, escaped, in TRANSPORT_LABELS order. */
-	labelSet: string;
+	labelSet: SeriesLabels;
+	/** The label set plus `state`, per ICE and DTLS state (made when first needed). */
+	stateLabelSets?: { ice: SeriesLabels[]; dtls: SeriesLabels[] };
 	/** The label values (stream label sets take proto and addresses from here). */
 	proto: string;
 };
@@ -21,7 +24,7 @@ export type StreamLabelEntry = {
 	pid: string;
 	room: string;
 	/** Per RTP stream, by SSRC: the label set and the other stat fields it was made from. */
-	byStream: Map<number, { type: string; rid: string | undefined; mimeType: string | undefined; labelSet: string }>;
+	byStream: Map<number, { type: string; rid: string | undefined; mimeType: string | undefined; labelSet: SeriesLabels }>;
 };
 
 /**

@@ -1,6 +1,6 @@
 import type { ConsumerRecord, ObservedState, ProducerRecord, TransportRecord } from '../observer/ObservedState.js';
 import { LabelSetCache, type StreamLabelEntry, type TransportLabelEntry } from './LabelSetCache.js';
-import { formatLabelSet } from './ObjectFamily.js';
+import { formatLabelSet, type SeriesLabels } from './ObjectFamily.js';
 import { labelValue } from './labelValue.js';
 import type { AddressLabeler } from './AddressLabeler.js';
 import type { ExporterOptions } from './ExporterOptions.js';
@@ -97,7 +97,7 @@ export class ObjectLabeler {
 	}
 
 	/** The label set (STREAM_LABELS) of one RTP stream (a row that has an SSRC) of a producer or consumer. */
-	stream(record: ProducerRecord | ConsumerRecord, row: StatsRow): string {
+	stream(record: ProducerRecord | ConsumerRecord, row: StatsRow): SeriesLabels {
 		const transportRecord = this.#state.transports[record.transportId];
 		const transport = transportRecord ? this.transport(transportRecord) : undefined;
 		const peerId = record.peerId ?? transportRecord?.peerId ?? null;

@@ -118,7 +118,7 @@ export class ObjectSeriesBuild {
 				}
 			}
 			logger.debug('finish(): %d objects written during the sweep, %d closed since, %d written again', this.#written.size, without.size - rewritten, rewritten);
-			for (const transport of Object.values(state.transports)) addTransportStates(this.#transport, transport, this.#labels.transport(transport).labelSet);
+			for (const transport of Object.values(state.transports)) addTransportStates(this.#transport, transport, this.#labels.transport(transport));
 			return { parts: this.#families.render(without), series: this.#families.seriesCount };
 		} catch (error) {
 			logger.warn('writing series after the sweep failed (%s): building them again', (error as Error).message);

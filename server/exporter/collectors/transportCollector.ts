@@ -1,4 +1,5 @@
-import { extendLabelSet, type Fold, type ObjectFamilies, type ObjectFamily } from '../ObjectFamily.js';
+import { extendLabelSet, type Fold, type ObjectFamilies, type ObjectFamily, type SeriesLabels } from '../ObjectFamily.js';
+import type { TransportLabelEntry } from '../LabelSetCache.js';
 import { AT, numberAt, transportRow, type StatsRow } from '../mediasoupStats.js';
 import type { TransportRecord } from '../../observer/ObservedState.js';
 import type { CollectorContext } from './CollectorContext.js';
@@ -22,7 +23,7 @@ export function transportFamilies(families: ObjectFamilies): TransportFamilies {
 }
 
 /** One transport's series from its getStats() rows, owned by `owner` (ObjectFamily.add; null: none). */
-export function addTransportStats(families: TransportFamilies, labelSet: string, rows: readonly StatsRow[], ownerOrNull: string | null): void {
+export function addTransportStats(families: TransportFamilies, labelSet: SeriesLabels, rows: readonly StatsRow[], ownerOrNull: string | null): void {
 	const row = transportRow(rows);
 	if (!row) return;
 	const owner = ownerOrNull ?? undefined;
@@ -32,13 +33,18 @@ export function addTransportStats(families: TransportFamilies, labelSet: string,
 	families.sendBitrate.add(labelSet, numberAt(row, AT.sendBitrate), owner);
 }
 
-/** One transport's ICE and DTLS state series, from the state model. */
-export function addTransportStates(families: TransportFamilies, record: TransportRecord, labelSet: string): void {
+/** One transport's ICE and DTLS state series, from the state model (`labels`: its entry, which keeps the label sets with `state`). */
+export function addTransportStates(families: TransportFamilies, record: TransportRecord, labels: TransportLabelEntry): void {
+	if (record.iceState === null && record.dtlsState === null) return;
+	const stateLabelSets = labels.stateLabelSets ??= {
+		ice: ICE_STATES.map((s) => extendLabelSet(labels.labelSet, 'state', s)),
+		dtls: DTLS_STATES.map((s) => extendLabelSet(labels.labelSet, 'state', s))
+	};
 	if (record.iceState !== null) {
-		for (const s of ICE_STATES) families.ice.add(extendLabelSet(labelSet, 'state', s), record.iceState === s ? 1 : 0, record.id);
+		ICE_STATES.forEach((s, i) => families.ice.add(stateLabelSets.ice[i]!, record.iceState === s ? 1 : 0, record.id));
 	}
 	if (record.dtlsState !== null) {
-		for (const s of DTLS_STATES) families.dtls.add(extendLabelSet(labelSet, 'state', s), record.dtlsState === s ? 1 : 0, record.id);
+		DTLS_STATES.forEach((s, i) => families.dtls.add(stateLabelSets.dtls[i]!, record.dtlsState === s ? 1 : 0, record.id));
 	}
 }
 
@@ -46,9 +52,9 @@ export function addTransportStates(families: TransportFamilies, record: Transpor
 export function transportCollector({ families, state, snapshot, labels }: CollectorContext): void {
 	const own = transportFamilies(families);
 	for (const transport of Object.values(state.transports)) {
-		const { labelSet } = labels.transport(transport);
+		const entry = labels.transport(transport);
 		const rows = snapshot.sweep.stats.get(transport.id);
-		if (rows) addTransportStats(own, labelSet, rows, transport.id);
-		addTransportStates(own, transport, labelSet);
+		if (rows) addTransportStats(own, entry.labelSet, rows, transport.id);
+		addTransportStates(own, transport, entry);
 	}
 }
