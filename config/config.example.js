@@ -119,7 +119,7 @@ export default {
 		// exporter answers with what it has and sets meter_sfu_exporter_scrape_timed_out to 1.
 		scrapeTimeoutMs: 5000,
 		// Most objects whose getStats() may be in flight at once during a scrape's stats sweep (split
-		// over about 8 small requests to the observer stream, which allows 64 per request; 1,024 at
+		// over about 4 small requests to the observer stream, which allows 64 per request; 1,024 at
 		// most). Lower values stall a busy worker's media less per sweep but make the sweep slower
 		// (prom.md, "Scrape performance").
 		statsConcurrency: 256,
