@@ -20,6 +20,9 @@ export type TransportLabelEntry = {
 export type StreamLabelEntry = {
 	record: ProducerRecord | ConsumerRecord;
 	transport: TransportLabelEntry | undefined;
+	/** The peer it belongs to (its own record's, else its transport's). */
+	peerId: string | null;
+	/** The peer's record, with personalLabels only (its name and user agent are labels then). */
 	peer: PeerRecord | undefined;
 	pid: string;
 	room: string;

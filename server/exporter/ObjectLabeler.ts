@@ -96,8 +96,8 @@ export class ObjectLabeler {
 		return entry;
 	}
 
-	/** The label set (STREAM_LABELS) of one RTP stream (a row that has an SSRC) of a producer or consumer. */
-	stream(record: ProducerRecord | ConsumerRecord, row: StatsRow): SeriesLabels {
+	/** A producer's or consumer's label entry: what its streams' label sets are made from, and those made so far. */
+	streamEntry(record: ProducerRecord | ConsumerRecord): StreamLabelEntry {
 		const transportRecord = this.#state.transports[record.transportId];
 		const transport = transportRecord ? this.transport(transportRecord) : undefined;
 		const peerId = record.peerId ?? transportRecord?.peerId ?? null;
@@ -106,23 +106,44 @@ export class ObjectLabeler {
 		const room = record.roomId ?? transportRecord?.roomId ?? this.#roomByRouter.get(record.routerId) ?? '';
 		let entry = this.#cache.streams.get(record.id);
 		if (!entry || entry.record !== record || entry.transport !== transport || entry.peer !== peer || entry.pid !== pid || entry.room !== room) {
-			entry = { record, transport, peer, pid, room, byStream: new Map() };
+			entry = { record, transport, peerId, peer, pid, room, byStream: new Map() };
 			this.#cache.streams.set(record.id, entry);
 		}
+		return entry;
+	}
+
+	/** The label set (STREAM_LABELS) of one RTP stream (a row that has an SSRC) of the object of `entry` (streamEntry()). */
+	stream(entry: StreamLabelEntry, row: StatsRow): SeriesLabels {
 		const ssrc = numberAt(row, AT.ssrc) ?? 0;
 		const type = textAt(row, AT.type) ?? '';
 		const rid = textAt(row, AT.rid);
 		const mimeType = textAt(row, AT.mimeType);
 		let stream = entry.byStream.get(ssrc);
 		if (!stream || stream.type !== type || stream.rid !== rid || stream.mimeType !== mimeType) {
-			stream = { type, rid, mimeType, labelSet: formatLabelSet(STREAM_LABELS, this.#streamLabels(entry, peerId, { ssrc, type, rid, mimeType })) };
+			stream = { type, rid, mimeType, labelSet: formatLabelSet(STREAM_LABELS, this.#streamLabels(entry, { ssrc, type, rid, mimeType })) };
 			entry.byStream.set(ssrc, stream);
 		}
 		const { labelSet } = stream;
 		return labelSet;
 	}
 
-	#streamLabels({ record, transport, peer, pid, room }: StreamLabelEntry, peerId: string | null, stat: StreamIdentity): StreamLabels {
+	/**
+	 * Whether the labels made from `entry` would be made from the same records in `state`: the
+	 * object's own, its transport's and, with personalLabels, its peer's (records are immutable
+	 * values: a change is a new record).
+	 */
+	sameSources(entry: TransportLabelEntry | StreamLabelEntry, state: Readonly<ObservedState>): boolean {
+		if (!('byStream' in entry)) return state.transports[entry.record.id] === entry.record;
+		const current = state.producers[entry.record.id] ?? state.consumers[entry.record.id];
+		if (current !== entry.record) return false;
+		const transport = state.transports[current.transportId];
+		if (transport !== entry.transport?.record) return false;
+		if (!this.#options.personalLabels) return true;
+		const peerId = current.peerId ?? transport?.peerId ?? null;
+		return (peerId === null ? undefined : state.peers[peerId]) === entry.peer;
+	}
+
+	#streamLabels({ record, transport, peerId, peer, pid, room }: StreamLabelEntry, stat: StreamIdentity): StreamLabels {
 		return {
 			pid,
 			room_id: labelValue(room),

@@ -1,8 +1,9 @@
 import { Logger } from '../Logger.js';
-import type { ConsumerRecord, ObservedState, PeerRecord, ProducerRecord, TransportRecord } from '../observer/ObservedState.js';
+import type { ObservedState } from '../observer/ObservedState.js';
 import type { MetricsSnapshot } from './MetricsSnapshot.js';
 import type { ObjectFamilies } from './ObjectFamily.js';
 import type { ObjectLabeler } from './ObjectLabeler.js';
+import type { StreamLabelEntry, TransportLabelEntry } from './LabelSetCache.js';
 import type { StatsRow } from './mediasoupStats.js';
 import { addTransportStates, addTransportStats, transportFamilies, type TransportFamilies } from './collectors/transportCollector.js';
 import { addStreamStats, streamFamilies, type Role, type StreamFamilies } from './collectors/streamCollector.js';
@@ -11,8 +12,8 @@ const logger = new Logger('ObjectSeriesBuild');
 
 export type ObjectParts = { parts: Buffer[][]; series: number };
 
-/** The records an object's labels were made from when its series were written. */
-type WrittenFrom = { record: TransportRecord | ProducerRecord | ConsumerRecord; transport?: TransportRecord; peer?: PeerRecord };
+/** An object's label entry when its series were written: the records its labels were made from. */
+type WrittenFrom = TransportLabelEntry | StreamLabelEntry;
 
 /**
  * The per-object series of one snapshot, written while its sweep runs: each request's getStats()
@@ -110,7 +111,7 @@ export class ObjectSeriesBuild {
 				const rows = sweep.stats.get(id);
 				if (!rows) {
 					without.add(id);
-				} else if (changed && !sameSources(from, state)) {
+				} else if (changed && !this.#labels.sameSources(from, state)) {
 					without.add(id);
 					// Without an owner: render() must keep these.
 					this.#writeObject(state, id, rows, null);
@@ -126,33 +127,17 @@ export class ObjectSeriesBuild {
 		}
 	}
 
-	/** One object's series from `state`'s records; returns what they were made from, or undefined if the object is not there. */
+	/** One object's series from `state`'s records; returns the label entry they were made with, or undefined if the object is not there. */
 	#writeObject(state: Readonly<ObservedState>, id: string, rows: readonly StatsRow[], owner: string | null): WrittenFrom | undefined {
 		const transport = state.transports[id];
 		if (transport) {
-			addTransportStats(this.#transport, this.#labels.transport(transport).labelSet, rows, owner);
-			return { record: transport };
+			const entry = this.#labels.transport(transport);
+			addTransportStats(this.#transport, entry.labelSet, rows, owner);
+			return entry;
 		}
 		const producer = state.producers[id];
 		const record = producer ?? state.consumers[id];
 		if (!record) return undefined;
-		addStreamStats(producer ? this.#stream.producer : this.#stream.consumer, producer ? 'producer' : 'consumer', record, rows, this.#labels, owner);
-		return streamSources(state, record);
+		return addStreamStats(producer ? this.#stream.producer : this.#stream.consumer, producer ? 'producer' : 'consumer', record, rows, this.#labels, owner);
 	}
-}
-
-function streamSources(state: Readonly<ObservedState>, record: ProducerRecord | ConsumerRecord): WrittenFrom {
-	const transport = state.transports[record.transportId];
-	const peerId = record.peerId ?? transport?.peerId ?? null;
-	return { record, transport, peer: peerId === null ? undefined : state.peers[peerId] };
-}
-
-/** Whether an object's labels would be made from the same records in `state`. */
-function sameSources(from: WrittenFrom, state: Readonly<ObservedState>): boolean {
-	const { record } = from;
-	if (state.transports[record.id] === record) return true;
-	const current = state.producers[record.id] ?? state.consumers[record.id];
-	if (current !== record) return false;
-	const now = streamSources(state, current);
-	return now.transport === from.transport && now.peer === from.peer;
 }

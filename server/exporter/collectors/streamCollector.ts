@@ -1,5 +1,6 @@
 import type { Fold, ObjectFamilies, ObjectFamily } from '../ObjectFamily.js';
 import type { ObjectLabeler } from '../ObjectLabeler.js';
+import type { StreamLabelEntry } from '../LabelSetCache.js';
 import type { ConsumerRecord, ProducerRecord } from '../../observer/ObservedState.js';
 import { AT, isRtpStream, numberAt, type StatsRow } from '../mediasoupStats.js';
 import type { CollectorContext } from './CollectorContext.js';
@@ -74,18 +75,20 @@ export function streamFamilies(families: ObjectFamilies): Record<Role, StreamFam
 
 /**
  * One producer's (per encoding) or consumer's series from its getStats() rows, owned by `owner`
- * (ObjectFamily.add; null: none).
+ * (ObjectFamily.add; null: none). Returns the label entry they were made with.
  */
 export function addStreamStats(
 	families: StreamFamilies, role: Role, record: ProducerRecord | ConsumerRecord, rows: readonly StatsRow[], labels: ObjectLabeler, ownerOrNull: string | null
-): void {
+): StreamLabelEntry {
 	const owner = ownerOrNull ?? undefined;
 	const type = role === 'producer' ? 'inbound-rtp' : 'outbound-rtp';
+	const entry = labels.streamEntry(record);
 	for (const row of rows) {
 		if (!isRtpStream(row, type)) continue;
-		const labelSet = labels.stream(record, row);
+		const labelSet = labels.stream(entry, row);
 		for (const { read, family } of families) family.add(labelSet, read(row), owner);
 	}
+	return entry;
 }
 
 /** Per-RTP-stream series of every producer (one per encoding) and consumer (per object). */
