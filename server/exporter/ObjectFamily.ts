@@ -80,9 +80,10 @@ export class ObjectFamily {
 	/** Every label set is added at most once per build (ids in the labels): no folding needed. */
 	readonly #unique: boolean;
 	/**
-	 * This build's series in the order added: label set text, value and owner, the first #size of
-	 * each array (kept from build to build and written over, so that a build allocates no arrays;
-	 * what lies beyond #size is a past build's). Those before #flushed are written into #segments.
+	 * This build's series in the order added: label set, value and owner, the first #size of each
+	 * array (kept from build to build and written over, so that a build allocates no arrays; render()
+	 * cuts off what a past, larger build left beyond #size, which would keep its objects' label sets
+	 * alive). Those before #flushed are written into #segments.
 	 */
 	readonly #labelSets: SeriesLabels[] = [];
 	readonly #numbers: number[] = [];
@@ -170,6 +171,11 @@ export class ObjectFamily {
 			out.push(kept ? this.#write(kept.labelSets, kept.numbers, 0, kept.labelSets.length) : segment.bytes);
 		}
 		this.#lastBytes = out.reduce((n, piece) => n + piece.length, 0);
+		if (this.#labelSets.length > this.#size) {
+			this.#labelSets.length = this.#size;
+			this.#numbers.length = this.#size;
+			this.#owners.length = this.#size;
+		}
 		return joinAdjacent(out);
 	}
 

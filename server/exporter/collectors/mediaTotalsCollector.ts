@@ -77,4 +77,3 @@ export function mediaTotalsCollector({ registry, state, snapshot, options }: Col
 		consumers.set({ kind }, counts.consumer[kind]);
 	}
 }
-
