@@ -269,6 +269,13 @@ test('getStats: fields keep only those keys (and type), rows send their values i
 		assert.deepEqual(types(producer.id, failed.stats), ['inbound-rtp']);
 		assert.equal(producerCalls, 2);
 		assert.deepEqual(failed.timedOut, []);
+		// An answer that is not a list of entries is that id's error, and the request still ends at once.
+		consumer.getStats = (() => Promise.resolve(42)) as unknown as typeof consumer.getStats;
+		const odd = await client.request('getStats', { ids: [producer.id, consumer.id], timeoutMs: 30_000 });
+		consumer.getStats = ownConsumerGetStats;
+		assert.deepEqual(Object.keys(odd.errors), [consumer.id]);
+		assert.deepEqual(types(producer.id, odd.stats), ['inbound-rtp'], 'its producer was asked itself');
+		assert.deepEqual(odd.timedOut, []);
 
 		const lean = await client.request('getStats', { ids, fields: ['byteCount', 'bytesReceived', 'score'], ownEntriesOnly: true, concurrency: 1 });
 		assert.deepEqual(types(consumer.id, lean.stats), ['outbound-rtp']);

@@ -157,7 +157,12 @@ export class ObserverRequestHandler {
 					const isConsumer = found.entity === 'consumer';
 					asking.then(
 						(result) => {
-							if (!expired) answered(id, isConsumer, result as unknown[]);
+							try {
+								if (!expired) answered(id, isConsumer, result as unknown[]);
+							} catch (error) {
+								// Not an array of entries: an error of this id, never an unhandled rejection.
+								failed(id, (error as Error).message);
+							}
 							settled();
 						},
 						(error: Error) => {
