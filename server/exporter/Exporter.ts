@@ -120,7 +120,7 @@ export class Exporter {
 		const listening = this.#collector.onStats(taking, (stats) => {
 			if (!holder.build) {
 				const labels = new ObjectLabeler({ state: this.#source.state, options: this.#options, addresses: this.#addresses, cache: this.#labelSets });
-				holder.build = new ObjectSeriesBuild({ families: this.#families, labels, currentState: () => this.#source.state, currentSeq: () => this.#source.seq });
+				holder.build = new ObjectSeriesBuild({ families: this.#families, labels, source: this.#source });
 			}
 			holder.build.add(stats);
 		});

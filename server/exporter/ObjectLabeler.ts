@@ -1,4 +1,4 @@
-import type { ConsumerRecord, ObservedState, ProducerRecord, TransportRecord } from '../observer/ObservedState.js';
+import type { ConsumerRecord, ObservedState, PeerRecord, ProducerRecord, TransportRecord } from '../observer/ObservedState.js';
 import { LabelSetCache, type StreamLabelEntry, type TransportLabelEntry } from './LabelSetCache.js';
 import { formatLabelSet, type SeriesLabels } from './ObjectFamily.js';
 import { labelValue } from './labelValue.js';
@@ -100,8 +100,7 @@ export class ObjectLabeler {
 	streamEntry(record: ProducerRecord | ConsumerRecord): StreamLabelEntry {
 		const transportRecord = this.#state.transports[record.transportId];
 		const transport = transportRecord ? this.transport(transportRecord) : undefined;
-		const peerId = record.peerId ?? transportRecord?.peerId ?? null;
-		const peer = this.#options.personalLabels && peerId !== null ? this.#state.peers[peerId] : undefined;
+		const { peerId, peer } = this.#peerOf(this.#state, record, transportRecord);
 		const pid = this.pidOfRouter(record.routerId);
 		const room = record.roomId ?? transportRecord?.roomId ?? this.#roomByRouter.get(record.routerId) ?? '';
 		let entry = this.#cache.streams.get(record.id);
@@ -137,10 +136,13 @@ export class ObjectLabeler {
 		const current = state.producers[entry.record.id] ?? state.consumers[entry.record.id];
 		if (current !== entry.record) return false;
 		const transport = state.transports[current.transportId];
-		if (transport !== entry.transport?.record) return false;
-		if (!this.#options.personalLabels) return true;
-		const peerId = current.peerId ?? transport?.peerId ?? null;
-		return (peerId === null ? undefined : state.peers[peerId]) === entry.peer;
+		return transport === entry.transport?.record && this.#peerOf(state, current, transport).peer === entry.peer;
+	}
+
+	/** The peer an object belongs to (its own record's, else its transport's), and its record with personalLabels. */
+	#peerOf(state: Readonly<ObservedState>, record: ProducerRecord | ConsumerRecord, transport: TransportRecord | undefined): { peerId: string | null; peer: PeerRecord | undefined } {
+		const peerId = record.peerId ?? transport?.peerId ?? null;
+		return { peerId, peer: this.#options.personalLabels && peerId !== null ? state.peers[peerId] : undefined };
 	}
 
 	#streamLabels({ record, transport, peerId, peer, pid, room }: StreamLabelEntry, stat: StreamIdentity): StreamLabels {

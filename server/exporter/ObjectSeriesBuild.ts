@@ -3,6 +3,7 @@ import type { ObservedState } from '../observer/ObservedState.js';
 import type { MetricsSnapshot } from './MetricsSnapshot.js';
 import type { ObjectFamilies } from './ObjectFamily.js';
 import type { ObjectLabeler } from './ObjectLabeler.js';
+import type { ObserverSource } from './ObserverSource.js';
 import type { StreamLabelEntry, TransportLabelEntry } from './LabelSetCache.js';
 import type { StatsRow } from './mediasoupStats.js';
 import { addTransportStates, addTransportStats, transportFamilies, type TransportFamilies } from './collectors/transportCollector.js';
@@ -32,9 +33,8 @@ export class ObjectSeriesBuild {
 	readonly #families: ObjectFamilies;
 	readonly #labels: ObjectLabeler;
 	readonly #state: Readonly<ObservedState>;
-	readonly #currentState: () => Readonly<ObservedState>;
-	readonly #currentSeq: () => number;
-	/** The state's seq when this build began: if it is the same at the end, no record has changed. */
+	readonly #source: Pick<ObserverSource, 'state' | 'seq'>;
+	/** The source's seq when this build began: if it is the same at the end, no record has changed. */
 	readonly #startSeq: number;
 	readonly #transport: TransportFamilies;
 	readonly #stream: Record<Role, StreamFamilies>;
@@ -44,20 +44,16 @@ export class ObjectSeriesBuild {
 	#finished = false;
 
 	/**
-	 * `currentState`: where the live state model (the mirror) is found; it is read as answers arrive.
-	 * A mirror that resynchronises replaces its state, and this build then declines. `currentSeq`:
-	 * the seq of the last change applied to it. `labels` must read the state that `currentState`
-	 * gives now.
+	 * `source`: where the live state model (the mirror) and its seq are read as answers arrive. A
+	 * mirror that resynchronises replaces its state, and this build then declines. `labels` must read
+	 * the source's state as it is now.
 	 */
-	constructor({ families, labels, currentState, currentSeq }: {
-		families: ObjectFamilies; labels: ObjectLabeler; currentState: () => Readonly<ObservedState>; currentSeq: () => number;
-	}) {
+	constructor({ families, labels, source }: { families: ObjectFamilies; labels: ObjectLabeler; source: Pick<ObserverSource, 'state' | 'seq'> }) {
 		this.#families = families;
 		this.#labels = labels;
-		this.#state = currentState();
-		this.#currentState = currentState;
-		this.#currentSeq = currentSeq;
-		this.#startSeq = currentSeq();
+		this.#source = source;
+		this.#state = source.state;
+		this.#startSeq = source.seq;
 		families.begin();
 		// The collectors' families, in the collectors' order.
 		this.#transport = transportFamilies(families);
@@ -68,7 +64,7 @@ export class ObjectSeriesBuild {
 	add(stats: ReadonlyMap<string, readonly StatsRow[]>): void {
 		if (this.#finished || this.#failure) return;
 		try {
-			if (this.#currentState() !== this.#state) throw new Error('the state model was replaced (resynchronised)');
+			if (this.#source.state !== this.#state) throw new Error('the state model was replaced (resynchronised)');
 			for (const [id, entries] of stats) {
 				if (this.#written.has(id)) continue;
 				const from = this.#writeObject(this.#state, id, entries, id);
@@ -93,7 +89,7 @@ export class ObjectSeriesBuild {
 			logger.warn('writing series during the sweep failed (%s): building them afterwards', this.#failure.message);
 			return undefined;
 		}
-		if (!state || this.#currentState() !== this.#state) return undefined;
+		if (!state || this.#source.state !== this.#state) return undefined;
 		for (const id of sweep.stats.keys()) {
 			if (!this.#written.has(id)) {
 				logger.debug('finish(): %s has stats but was not written during the sweep: building afterwards', id);
@@ -105,7 +101,7 @@ export class ObjectSeriesBuild {
 		const without = new Set<string>();
 		let rewritten = 0;
 		// No change applied since the first answer: every record is still the one written from.
-		const changed = this.#currentSeq() !== this.#startSeq;
+		const changed = this.#source.seq !== this.#startSeq;
 		try {
 			for (const [id, from] of this.#written) {
 				const rows = sweep.stats.get(id);

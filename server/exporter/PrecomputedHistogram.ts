@@ -55,8 +55,12 @@ export function countObservations(buckets: readonly number[], values: readonly n
 		if (!Number.isFinite(value)) continue;
 		sum += value;
 		count++;
-		const bucket = buckets.findIndex((bound) => value <= bound);
-		if (bucket >= 0) perBucket[bucket]!++;
+		for (let i = 0; i < buckets.length; i++) {
+			if (value <= buckets[i]!) {
+				perBucket[i]!++;
+				break;
+			}
+		}
 	}
 	let running = 0;
 	return { cumulativeCounts: perBucket.map((n) => (running += n)), sum, count };

@@ -163,7 +163,8 @@ function copyState(state: Readonly<ObservedState>): ObservedState {
 
 /** Keeps the sweep's outcome for objects that still exist; a failure for a closed object is churn, not an error. */
 function judge(result: StatsSweepResult, state: ObservedState): SweepOutcome {
-	const exists = (id: string): boolean => id in state.transports || id in state.producers || id in state.consumers;
+	// Consumers first: most ids of a sweep are theirs.
+	const exists = (id: string): boolean => id in state.consumers || id in state.producers || id in state.transports;
 	// Usually every object answered is still there: the sweep's own map then serves as it is.
 	let stats: ReadonlyMap<string, readonly StatsRow[]> = result.stats;
 	for (const id of result.stats.keys()) {
