@@ -10,8 +10,8 @@ export interface ObserverSource {
 	/** The mirror; changes in place as events arrive, so the exporter copies what it keeps. */
 	readonly state: Readonly<ObservedState>;
 	/**
-	 * The protocol `seq` of the last change applied to `state`: while it stays the same, no record
-	 * in `state` has been replaced.
+	 * The protocol `seq` of the last change applied to `state`: while it and the `state` object stay
+	 * the same, no record in `state` has been added, replaced or removed.
 	 */
 	readonly seq: number;
 	/** Connected and holding a snapshot: `state` is the server's. */

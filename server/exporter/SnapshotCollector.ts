@@ -37,6 +37,13 @@ export class SnapshotCollector {
 	#inFlight?: Promise<MetricsSnapshot>;
 	/** The in-flight snapshot's sweep. */
 	#sweep?: StatsSweep;
+	/**
+	 * The last sweep's groups and the last copy of the state, with the mirror and `seq` they were
+	 * made from: while neither changed, no object came, went or was replaced, so they still hold
+	 * (at 2,000 consumers making them anew cost ~1.7 ms of a ~35 ms scrape on one core).
+	 */
+	#groups?: { state: Readonly<ObservedState>; seq: number; groups: string[][] };
+	#copy?: { state: Readonly<ObservedState>; seq: number; copy: ObservedState };
 
 	constructor({ source, scrapeTimeoutMs, statsConcurrency, perObjectMetrics }: SnapshotCollectorOptions) {
 		if (!Number.isInteger(scrapeTimeoutMs) || scrapeTimeoutMs < 1) throw new TypeError('scrapeTimeoutMs must be a positive integer');
@@ -79,8 +86,7 @@ export class SnapshotCollector {
 			return this.#snapshot({ state: null, sweep: emptySweep(), counters: null, usage: null, parts, timedOut: false, startedAt, t0 });
 		}
 
-		const initial = source.state;
-		const sweep = this.#sweep = StatsSweep.start({ source, groups: sweepGroups(initial, this.#perObjectMetrics), deadline, concurrency: this.#statsConcurrency });
+		const sweep = this.#sweep = StatsSweep.start({ source, groups: this.#sweepGroups(source), deadline, concurrency: this.#statsConcurrency });
 		const settled = new Set<SnapshotPart>();
 		const timed = <T>(part: SnapshotPart, promise: Promise<T>): Promise<T | null> => promise.then(
 			(value) => {
@@ -115,7 +121,7 @@ export class SnapshotCollector {
 		if (!finished) logger.warn('snapshot hit its deadline (%d ms): %s unfinished', this.#scrapeTimeoutMs, SNAPSHOT_PARTS.filter((p) => !settled.has(p)).join(', '));
 		// The freshest state: objects closed during the sweep are gone, as they should be. A stream
 		// that dropped meanwhile leaves a stale mirror, which must not be exported.
-		const state = source.connected ? copyState(source.state) : null;
+		const state = source.connected ? this.#copyState(source) : null;
 		const swept = sweep.stop();
 		const judged = state ? judge(swept, state) : emptySweep();
 		if (state) {
@@ -129,6 +135,19 @@ export class SnapshotCollector {
 		logger.debug('snapshot: stats %d ms (%d ok), counters %d ms, usage %d ms, total %d ms', ...SNAPSHOT_PARTS.map((p) => Math.round(parts[p].durationSeconds * 1000))
 			.flatMap((ms, i) => (i === 0 ? [ms, judged.stats.size] : [ms])), Math.round(elapsed() * 1000));
 		return this.#snapshot({ state, sweep: judged, counters, usage, parts, timedOut, startedAt, t0 });
+	}
+
+	#sweepGroups(source: ObserverSource): string[][] {
+		const { state, seq } = source;
+		if (this.#groups?.state !== state || this.#groups.seq !== seq) this.#groups = { state, seq, groups: sweepGroups(state, this.#perObjectMetrics) };
+		return this.#groups.groups;
+	}
+
+	/** The state as it is now, kept by a snapshot: shared by snapshots between which nothing changed (nobody writes to it). */
+	#copyState(source: ObserverSource): ObservedState {
+		const { state, seq } = source;
+		if (this.#copy?.state !== state || this.#copy.seq !== seq) this.#copy = { state, seq, copy: copyState(state) };
+		return this.#copy.copy;
 	}
 
 	#snapshot({ t0, ...rest }: Omit<MetricsSnapshot, 'totals' | 'durationSeconds'> & { t0: number }): MetricsSnapshot {
