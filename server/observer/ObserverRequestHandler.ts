@@ -123,8 +123,11 @@ export class ObserverRequestHandler {
 				const own: unknown[] = [];
 				const producers: unknown[] = [];
 				for (const entry of result) {
+					const producerCopy = isConsumer && isInboundRtp(entry);
+					// Most such copies are dropped (one consumer per producer stands in for it): not shaped.
+					if (producerCopy && ownEntriesOnly && standsInFor === undefined) continue;
 					const shaped = shape ? shape(entry) : entry;
-					if (isConsumer && isInboundRtp(entry)) {
+					if (producerCopy) {
 						if (standsInFor !== undefined) producers.push(shaped);
 						if (ownEntriesOnly) continue;
 					}
