@@ -10,10 +10,18 @@ export type SnapshotPart = (typeof SNAPSHOT_PARTS)[number];
 
 export type PartOutcome = { durationSeconds: number; success: boolean };
 
+/** getStats() entries by object id, as stats rows: a Map, or a sweep's StatsTable. */
+export type StatsByObject = {
+	readonly size: number;
+	has(id: string): boolean;
+	get(id: string): readonly StatsRow[] | undefined;
+	keys(): Iterable<string>;
+};
+
 /** Outcome of the stats sweep per object id (only ids still in the final state are judged). */
 export type SweepOutcome = {
 	/** getStats() entries by object id, as stats rows. */
-	stats: ReadonlyMap<string, readonly StatsRow[]>;
+	stats: StatsByObject;
 	/** Objects whose getStats() failed, with the reason. */
 	errors: ReadonlyMap<string, string>;
 	/** Objects whose getStats() had not answered by the deadline. */

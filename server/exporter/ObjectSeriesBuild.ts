@@ -104,13 +104,12 @@ export class ObjectSeriesBuild {
 		const changed = this.#source.seq !== this.#startSeq;
 		try {
 			for (const [id, from] of this.#written) {
-				const rows = sweep.stats.get(id);
-				if (!rows) {
+				if (!sweep.stats.has(id)) {
 					without.add(id);
 				} else if (changed && !this.#labels.sameSources(from, state)) {
 					without.add(id);
 					// Without an owner: render() must keep these.
-					this.#writeObject(state, id, rows, null);
+					this.#writeObject(state, id, sweep.stats.get(id)!, null);
 					rewritten++;
 				}
 			}

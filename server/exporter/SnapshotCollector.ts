@@ -3,6 +3,7 @@ import { Logger } from '../Logger.js';
 import type { ObservedState } from '../observer/ObservedState.js';
 import type { ObserverSource } from './ObserverSource.js';
 import { StatsSweep, type StatsSweepResult } from './StatsSweep.js';
+import type { StatsTable } from './StatsTable.js';
 import type { StatsRow } from './mediasoupStats.js';
 import {
 	SNAPSHOT_PARTS, type ExporterTotals, type MetricsSnapshot, type PartOutcome, type SnapshotPart, type SweepOutcome
@@ -44,6 +45,12 @@ export class SnapshotCollector {
 	 */
 	#groups?: { state: Readonly<ObservedState>; seq: number; groups: string[][] };
 	#copy?: { state: Readonly<ObservedState>; seq: number; copy: ObservedState };
+	/**
+	 * The stats tables of the last two sweeps: a new sweep takes over the memory of the older one.
+	 * Its snapshot was read when it was taken (the exporter and the overview read a snapshot as soon
+	 * as they have it), and the last one may still be being read.
+	 */
+	#tables: [StatsTable?, StatsTable?] = [];
 
 	constructor({ source, scrapeTimeoutMs, statsConcurrency, perObjectMetrics }: SnapshotCollectorOptions) {
 		if (!Number.isInteger(scrapeTimeoutMs) || scrapeTimeoutMs < 1) throw new TypeError('scrapeTimeoutMs must be a positive integer');
@@ -86,7 +93,8 @@ export class SnapshotCollector {
 			return this.#snapshot({ state: null, sweep: emptySweep(), counters: null, usage: null, parts, timedOut: false, startedAt, t0 });
 		}
 
-		const sweep = this.#sweep = StatsSweep.start({ source, groups: this.#sweepGroups(source), deadline, concurrency: this.#statsConcurrency });
+		const sweep = this.#sweep = StatsSweep.start({ source, groups: this.#sweepGroups(source), deadline, concurrency: this.#statsConcurrency, reuse: this.#tables[0] });
+		this.#tables = [this.#tables[1], sweep.table];
 		const settled = new Set<SnapshotPart>();
 		const timed = <T>(part: SnapshotPart, promise: Promise<T>): Promise<T | null> => promise.then(
 			(value) => {
@@ -184,15 +192,11 @@ function copyState(state: Readonly<ObservedState>): ObservedState {
 function judge(result: StatsSweepResult, state: ObservedState): SweepOutcome {
 	// Consumers first: most ids of a sweep are theirs.
 	const exists = (id: string): boolean => id in state.consumers || id in state.producers || id in state.transports;
-	// Usually every object answered is still there: the sweep's own map then serves as it is.
-	let stats: ReadonlyMap<string, readonly StatsRow[]> = result.stats;
-	for (const id of result.stats.keys()) {
-		if (exists(id)) continue;
-		const kept = new Map<string, readonly StatsRow[]>();
-		for (const [keptId, rows] of result.stats) if (exists(keptId)) kept.set(keptId, rows);
-		stats = kept;
-		break;
-	}
+	const { stats } = result;
+	// The sweep is over: its table is this snapshot's alone (ids collected first, then dropped).
+	const closed: string[] = [];
+	for (const id of stats.keys()) if (!exists(id)) closed.push(id);
+	for (const id of closed) stats.drop(id);
 	const errors = new Map<string, string>();
 	for (const [id, message] of result.errors) if (exists(id) && !stats.has(id)) errors.set(id, message);
 	const timedOut = new Set<string>();

@@ -1,5 +1,6 @@
 import { Logger } from '../Logger.js';
 import type { ObserverSource } from './ObserverSource.js';
+import { StatsTable } from './StatsTable.js';
 import { STATS_FIELDS, statsRows, type StatsRow } from './mediasoupStats.js';
 
 const logger = new Logger('StatsSweep');
@@ -26,7 +27,7 @@ const MIN_SERVER_TIMEOUT_MS = 1;
 const MAX_SERVER_TIMEOUT_MS = 60_000;
 
 export type StatsSweepResult = {
-	stats: Map<string, readonly StatsRow[]>;
+	stats: StatsTable;
 	errors: Map<string, string>;
 	/** Ids with no answer: the server's timed-out ones plus those not answered or not started by the deadline. */
 	timedOut: Set<string>;
@@ -35,14 +36,14 @@ export type StatsSweepResult = {
 /**
  * One stats sweep: getStats() of the given objects through the observer stream, in small requests,
  * at most `concurrency` objects in flight, all bounded by one deadline. Results accumulate as batches
- * answer, so `result()` taken at the deadline holds whatever arrived (edumeet awaited every object
+ * answer, so `stop()` at the deadline returns whatever arrived (edumeet awaited every object
  * in turn, with no deadline).
  */
 export class StatsSweep {
 	readonly #source: ObserverSource;
 	readonly #deadline: number;
 	readonly #queue: string[][] = [];
-	readonly #stats = new Map<string, readonly StatsRow[]>();
+	readonly #stats: StatsTable;
 	readonly #errors = new Map<string, string>();
 	readonly #serverTimedOut = new Set<string>();
 	readonly #ids: readonly string[];
@@ -55,15 +56,16 @@ export class StatsSweep {
 	/**
 	 * `groups`: the ids, in groups whose first id should share a request with the next (a producer,
 	 * then its consumers: the server then takes the producer's stats from a consumer's answer).
+	 * `reuse`: an earlier sweep's table, whose memory this one's takes over (see StatsTable).
 	 */
-	static start({ source, groups, deadline, concurrency }: {
-		source: ObserverSource; groups: readonly (readonly string[])[]; deadline: number; concurrency: number;
+	static start({ source, groups, deadline, concurrency, reuse }: {
+		source: ObserverSource; groups: readonly (readonly string[])[]; deadline: number; concurrency: number; reuse?: StatsTable;
 	}): StatsSweep {
 		if (!Number.isInteger(concurrency) || concurrency < 1) throw new TypeError('concurrency must be a positive integer');
-		return new StatsSweep(source, groups, deadline, concurrency);
+		return new StatsSweep(source, groups, deadline, concurrency, reuse);
 	}
 
-	private constructor(source: ObserverSource, groups: readonly (readonly string[])[], deadline: number, concurrency: number) {
+	private constructor(source: ObserverSource, groups: readonly (readonly string[])[], deadline: number, concurrency: number, reuse: StatsTable | undefined) {
 		this.#source = source;
 		this.#deadline = deadline;
 		const batchSize = Math.min(MAX_BATCH_SIZE, Math.ceil(concurrency / TARGET_REQUESTS));
@@ -86,9 +88,15 @@ export class StatsSweep {
 		}
 		if (batch.length > 0) this.#queue.push(batch);
 		this.#ids = [...seen];
+		this.#stats = StatsTable.create(this.#ids.length, reuse);
 		const requests = Math.min(MAX_REQUESTS_IN_FLIGHT, Math.max(1, Math.floor(concurrency / batchSize)));
 		const runners = Array.from({ length: Math.min(requests, this.#queue.length) }, () => this.#run());
 		this.done = Promise.all(runners).then(() => undefined);
+	}
+
+	/** Where the stats are kept (stop() returns it). */
+	get table(): StatsTable {
+		return this.#stats;
 	}
 
 	/**
@@ -97,7 +105,7 @@ export class StatsSweep {
 	 */
 	onStats(listener: (stats: ReadonlyMap<string, readonly StatsRow[]>) => void): void {
 		this.#listeners.push(listener);
-		if (this.#stats.size > 0) this.#notify(listener, new Map(this.#stats));
+		if (this.#stats.size > 0) this.#notify(listener, new Map([...this.#stats.keys()].map((id) => [id, this.#stats.get(id)!])));
 	}
 
 	#notify(listener: (stats: ReadonlyMap<string, readonly StatsRow[]>) => void, stats: ReadonlyMap<string, readonly StatsRow[]>): void {
@@ -137,11 +145,15 @@ export class StatsSweep {
 					ids: batch, timeoutMs, concurrency: this.#perRequestConcurrency, fields: FIELDS, ownEntriesOnly: true, rows: true
 				}, { timeoutMs: timeoutMs + ANSWER_MARGIN_MS });
 				if (this.#stopped) return;
+				// Keyed by the ids asked (answers for others are ignored). The rows go to the listeners
+				// as they came and into the table packed: these die young, the table is reused.
 				const arrived = new Map<string, readonly StatsRow[]>();
-				for (const [id, entries] of Object.entries(answer.stats)) {
+				const { stats } = answer;
+				for (const id of batch) {
+					const entries = Object.hasOwn(stats, id) ? stats[id] : undefined;
 					if (Array.isArray(entries)) {
 						const rows = statsRows(entries);
-						this.#stats.set(id, rows);
+						this.#stats.add(id, rows);
 						arrived.set(id, rows);
 					}
 				}

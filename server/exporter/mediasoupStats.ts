@@ -15,6 +15,9 @@ export const STATS_FIELDS = [
 
 export type StatsField = (typeof STATS_FIELDS)[number];
 
+/** The fields whose values are texts; the others are numbers. */
+export const STATS_TEXT_FIELDS = ['type', 'rid', 'kind', 'mimeType'] as const satisfies readonly StatsField[];
+
 /**
  * One getStats() entry as the values of STATS_FIELDS, in that order. Of an RTP stream's entry
  * (type `inbound-rtp` or `outbound-rtp`): `fractionLost` is 0..255 (RTCP's fixed point),
