@@ -8,8 +8,6 @@ import { ObjectFamilies, ObjectFamily, formatLabelSet, extendLabelSet, seriesLab
 import { PrecomputedHistogram, countObservations } from '../server/exporter/PrecomputedHistogram.js';
 import { BlockPool } from '../server/exporter/BlockPool.js';
 import { BuildBlocks } from '../server/exporter/BuildBlocks.js';
-import { StatsTable } from '../server/exporter/StatsTable.js';
-import { AT, STATS_FIELDS, isRtpStream, numberAt, textAt, transportRow, type StatsRow } from '../server/exporter/mediasoupStats.js';
 import { startPtrServer, resolverFor } from './support/dnsPtrServer.js';
 import { until } from './support/until.js';
 
@@ -307,43 +305,4 @@ test('ObjectFamilies write later builds into the memory of released ones; a body
 	fourth.release();
 	for (let i = 5; i < 10; i++) build(i * 1000).release();
 	assert.equal(pool.allocatedBytes, allocated, 'nor do the builds after it, each released before the next');
-});
-
-test('StatsTable gives back the rows it was given (texts, numbers, nulls), grows past its estimate, and a table whose memory a later sweep took throws', () => {
-	const row = (values: Partial<Record<(typeof STATS_FIELDS)[number], unknown>>): StatsRow => STATS_FIELDS.map((field) => values[field] ?? null);
-	const consumer = row({ type: 'outbound-rtp', ssrc: 1234, kind: 'video', mimeType: 'video/VP8', byteCount: 2 ** 40 + 1, roundTripTime: 1.25, score: 10 });
-	const simulcast = ['r0', 'r1', 'r2'].map((rid, i) => row({ type: 'inbound-rtp', ssrc: 100 + i, rid, kind: 'video', mimeType: 'video/VP8', bitrate: 300_000 * (i + 1) }));
-	const transport = row({ type: 'webrtc-transport', bytesReceived: 5, bytesSent: 6, recvBitrate: 7, sendBitrate: 8 });
-	// Values of the wrong type read as missing, as they do from a plain row.
-	const odd = row({ type: 42, ssrc: 'x', kind: 'audio', byteCount: Infinity, packetCount: -0, jitter: 3 });
-
-	const first = StatsTable.create(2);
-	first.add('consumer', [consumer]);
-	first.add('producer', simulcast);
-	first.add('transport', [transport]);
-	first.add('odd', [odd]);
-	for (let i = 0; i < 50; i++) first.add(`more-${i}`, [consumer, transport]);
-	assert.equal(first.size, 54);
-	assert.deepEqual(first.get('consumer'), [consumer]);
-	assert.deepEqual(first.get('producer'), simulcast);
-	assert.deepEqual(first.get('more-49'), [consumer, transport], 'rows added after the arrays grew');
-	assert.equal(first.get('absent'), undefined);
-	const [oddRow] = first.get('odd')!;
-	assert.deepEqual([textAt(oddRow!, AT.type), numberAt(oddRow!, AT.ssrc), textAt(oddRow!, AT.kind), numberAt(oddRow!, AT.byteCount), numberAt(oddRow!, AT.jitter)],
-		[undefined, undefined, 'audio', undefined, 3]);
-	assert.equal(isRtpStream(first.get('producer')![2]!, 'inbound-rtp'), true);
-	assert.equal(numberAt(transportRow(first.get('more-7')!)!, AT.sendBitrate), 8);
-
-	first.add('consumer', [transport]);
-	assert.deepEqual(first.get('consumer'), [transport], 'added again: replaced');
-	first.drop('consumer');
-	assert.equal(first.has('consumer'), false);
-	assert.deepEqual([...first.keys()].slice(0, 3), ['producer', 'transport', 'odd']);
-
-	const second = StatsTable.create(54, first);
-	second.add('producer', [consumer]);
-	assert.deepEqual(second.get('producer'), [consumer]);
-	assert.equal(second.has('transport'), false, 'a new table starts empty');
-	assert.throws(() => first.get('producer'), /later sweep took their memory/);
-	assert.throws(() => first.size, /later sweep took their memory/);
 });

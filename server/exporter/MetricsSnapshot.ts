@@ -10,7 +10,11 @@ export type SnapshotPart = (typeof SNAPSHOT_PARTS)[number];
 
 export type PartOutcome = { durationSeconds: number; success: boolean };
 
-/** getStats() entries by object id, as stats rows: a Map, or a sweep's StatsTable. */
+/**
+ * getStats() entries by object id, as stats rows: a Map, or a sweep's StatsTable. Read a snapshot's
+ * stats as soon as you have the snapshot: a StatsTable's memory goes to the sweep after next, and
+ * the table then throws.
+ */
 export type StatsByObject = {
 	readonly size: number;
 	has(id: string): boolean;
@@ -36,8 +40,11 @@ export type ExporterTotals = { sweeps: number; statsErrors: number; statsTimeout
  * so they agree with each other; concurrent scrapes share one.
  */
 export type MetricsSnapshot = {
-	/** A copy of the mirror taken when the sweep ended; null when the exporter is not in sync. */
-	state: ObservedState | null;
+	/**
+	 * A copy of the mirror taken when the sweep ended (shared with earlier snapshots while the mirror
+	 * did not change: never write to it); null when the exporter is not in sync.
+	 */
+	state: Readonly<ObservedState> | null;
 	sweep: SweepOutcome;
 	counters: ServerCounters | null;
 	usage: UsageResult | null;

@@ -43,7 +43,7 @@ export class StatsSweep {
 	readonly #source: ObserverSource;
 	readonly #deadline: number;
 	readonly #queue: string[][] = [];
-	readonly #stats: StatsTable;
+	readonly #table: StatsTable;
 	readonly #errors = new Map<string, string>();
 	readonly #serverTimedOut = new Set<string>();
 	readonly #ids: readonly string[];
@@ -88,7 +88,7 @@ export class StatsSweep {
 		}
 		if (batch.length > 0) this.#queue.push(batch);
 		this.#ids = [...seen];
-		this.#stats = StatsTable.create(this.#ids.length, reuse);
+		this.#table = StatsTable.create(this.#ids.length, reuse);
 		const requests = Math.min(MAX_REQUESTS_IN_FLIGHT, Math.max(1, Math.floor(concurrency / batchSize)));
 		const runners = Array.from({ length: Math.min(requests, this.#queue.length) }, () => this.#run());
 		this.done = Promise.all(runners).then(() => undefined);
@@ -96,7 +96,7 @@ export class StatsSweep {
 
 	/** Where the stats are kept (stop() returns it). */
 	get table(): StatsTable {
-		return this.#stats;
+		return this.#table;
 	}
 
 	/**
@@ -105,7 +105,7 @@ export class StatsSweep {
 	 */
 	onStats(listener: (stats: ReadonlyMap<string, readonly StatsRow[]>) => void): void {
 		this.#listeners.push(listener);
-		if (this.#stats.size > 0) this.#notify(listener, new Map([...this.#stats.keys()].map((id) => [id, this.#stats.get(id)!])));
+		if (this.#table.size > 0) this.#notify(listener, new Map([...this.#table.keys()].map((id) => [id, this.#table.get(id)!])));
 	}
 
 	#notify(listener: (stats: ReadonlyMap<string, readonly StatsRow[]>) => void, stats: ReadonlyMap<string, readonly StatsRow[]>): void {
@@ -121,17 +121,18 @@ export class StatsSweep {
 	 * Ends the sweep for its snapshot and returns what has arrived; ids without an answer count as
 	 * timed out. Answers that still come are dropped and the listeners are not called again: they
 	 * belong to no scrape (a listener called now would write into a later snapshot's build), and
-	 * nothing changes the maps returned (so they need no copy).
+	 * the sweep no longer writes to what it returns: the table is its snapshot's from then on (until
+	 * the sweep after next takes its memory, see StatsTable), so it needs no copy.
 	 */
 	stop(): StatsSweepResult {
 		this.#stopped = true;
 		this.#listeners.length = 0;
 		const timedOut = new Set<string>();
 		for (const id of this.#ids) {
-			if (!this.#stats.has(id) && !this.#errors.has(id)) timedOut.add(id);
+			if (!this.#table.has(id) && !this.#errors.has(id)) timedOut.add(id);
 		}
 		for (const id of this.#serverTimedOut) timedOut.add(id);
-		return { stats: this.#stats, errors: this.#errors, timedOut };
+		return { stats: this.#table, errors: this.#errors, timedOut };
 	}
 
 	async #run(): Promise<void> {
@@ -153,7 +154,7 @@ export class StatsSweep {
 					const entries = Object.hasOwn(stats, id) ? stats[id] : undefined;
 					if (Array.isArray(entries)) {
 						const rows = statsRows(entries);
-						this.#stats.add(id, rows);
+						this.#table.add(id, rows);
 						arrived.set(id, rows);
 					}
 				}

@@ -10,8 +10,8 @@ type Storage = {
 	/** Row after row, FIELD_COUNT values each: a number, a text's index, or NaN for none. */
 	values: Float64Array;
 	/** Per object (by its slot): its first row and how many it has. */
-	first: Int32Array;
-	count: Int32Array;
+	firstRow: Int32Array;
+	rowCount: Int32Array;
 	/** The table that uses these arrays now: an earlier one must not read them any more. */
 	owner?: StatsTable;
 };
@@ -21,9 +21,9 @@ type Storage = {
  * answers arrive over hundreds of milliseconds and are read when it ends, so 2,400 rows (arrays of
  * 21 values, and their texts) outlived V8's young generation at every scrape: copied, promoted and
  * collected again by V8's helper threads, ~12 ms of their CPU per scrape at 200/2000 on the loaded
- * bench machine (measured by dropping the rows instead). Rows read from the table are made afresh,
- * as readers ask: once per transport at the end, and per object only where the series are built
- * after the sweep.
+ * bench machine (measured by dropping the rows instead). Rows read from the table are made afresh
+ * each time they are asked for: the transports' for the totals of each body rendered and each
+ * overview poll, and every object's only where the series are built after the sweep.
  *
  * A table's arrays pass to the table of a later sweep (create(..., reuse)): readers must be done
  * with a snapshot's stats before the sweep after next begins (the exporter reads them as soon as
@@ -36,7 +36,7 @@ export class StatsTable implements StatsByObject {
 	/** This sweep's distinct texts (types, kinds, MIME types, RIDs: a few dozen). */
 	readonly #texts: string[] = [];
 	readonly #textIndex = new Map<string, number>();
-	#rows = 0;
+	#rowCount = 0;
 	#nextSlot = 0;
 
 	/** A table for about `objects` objects; with the arrays of `reuse`, which cannot be read any more. */
@@ -46,7 +46,7 @@ export class StatsTable implements StatsByObject {
 
 	private constructor(objects: number, storage?: Storage) {
 		const slots = Math.max(16, objects);
-		this.#storage = storage ?? { values: new Float64Array(0), first: new Int32Array(0), count: new Int32Array(0) };
+		this.#storage = storage ?? { values: new Float64Array(0), firstRow: new Int32Array(0), rowCount: new Int32Array(0) };
 		this.#storage.owner = this;
 		// A consumer or transport has one row; simulcast producers have one per encoding.
 		this.#reserve(Math.ceil(slots * 1.25), slots);
@@ -58,16 +58,16 @@ export class StatsTable implements StatsByObject {
 		let slot = this.#slots.get(id);
 		if (slot === undefined) {
 			slot = this.#nextSlot++;
-			this.#reserve(this.#rows + rows.length, this.#nextSlot);
+			this.#reserve(this.#rowCount + rows.length, this.#nextSlot);
 			this.#slots.set(id, slot);
 		} else {
-			this.#reserve(this.#rows + rows.length, this.#nextSlot);
+			this.#reserve(this.#rowCount + rows.length, this.#nextSlot);
 		}
-		const { values, first, count } = this.#storage;
-		first[slot] = this.#rows;
-		count[slot] = rows.length;
+		const { values, firstRow, rowCount } = this.#storage;
+		firstRow[slot] = this.#rowCount;
+		rowCount[slot] = rows.length;
 		for (const row of rows) {
-			const at = this.#rows++ * FIELD_COUNT;
+			const at = this.#rowCount++ * FIELD_COUNT;
 			for (let i = 0; i < FIELD_COUNT; i++) {
 				const value = row[i];
 				values[at + i] = IS_TEXT[i] ? (typeof value === 'string' ? this.#textOf(value) : NaN) : (typeof value === 'number' ? value : NaN);
@@ -96,9 +96,9 @@ export class StatsTable implements StatsByObject {
 		this.#check();
 		const slot = this.#slots.get(id);
 		if (slot === undefined) return undefined;
-		const { first, count } = this.#storage;
-		const rows = new Array<StatsRow>(count[slot]!);
-		for (let k = 0; k < rows.length; k++) rows[k] = this.#row(first[slot]! + k);
+		const { firstRow, rowCount } = this.#storage;
+		const rows = new Array<StatsRow>(rowCount[slot]!);
+		for (let k = 0; k < rows.length; k++) rows[k] = this.#row(firstRow[slot]! + k);
 		return rows;
 	}
 
@@ -132,17 +132,17 @@ export class StatsTable implements StatsByObject {
 		const storage = this.#storage;
 		if (storage.values.length < rows * FIELD_COUNT) {
 			const values = new Float64Array(Math.ceil(rows * 1.5) * FIELD_COUNT);
-			values.set(storage.values.subarray(0, this.#rows * FIELD_COUNT));
+			values.set(storage.values.subarray(0, this.#rowCount * FIELD_COUNT));
 			storage.values = values;
 		}
-		if (storage.first.length < slots) {
+		if (storage.firstRow.length < slots) {
 			const size = Math.ceil(slots * 1.5);
-			const first = new Int32Array(size);
-			const count = new Int32Array(size);
-			first.set(storage.first.subarray(0, this.#nextSlot));
-			count.set(storage.count.subarray(0, this.#nextSlot));
-			storage.first = first;
-			storage.count = count;
+			const firstRow = new Int32Array(size);
+			const rowCount = new Int32Array(size);
+			firstRow.set(storage.firstRow.subarray(0, this.#nextSlot));
+			rowCount.set(storage.rowCount.subarray(0, this.#nextSlot));
+			storage.firstRow = firstRow;
+			storage.rowCount = rowCount;
 		}
 	}
 

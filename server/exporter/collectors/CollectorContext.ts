@@ -10,7 +10,7 @@ export type CollectorContext = {
 	registry: Registry<RegistryContentType>;
 	snapshot: MetricsSnapshot;
 	/** The snapshot's state (collectors that need it only run when there is one). */
-	state: ObservedState;
+	state: Readonly<ObservedState>;
 	options: ExporterOptions;
 	labels: ObjectLabeler;
 	/** Per-object families, written by hand (after the registry's families of the collectors before them). */
