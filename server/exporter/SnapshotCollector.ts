@@ -146,21 +146,29 @@ export class SnapshotCollector {
 	}
 
 	#sweepGroups(source: ObserverSource): string[][] {
-		const { state, seq } = source;
-		if (this.#lastGroups?.state !== state || this.#lastGroups.seq !== seq) this.#lastGroups = { state, seq, value: sweepGroups(state, this.#perObjectMetrics) };
+		if (!madeFromMirror(this.#lastGroups, source)) this.#lastGroups = { ...mirrorOf(source), value: sweepGroups(source.state, this.#perObjectMetrics) };
 		return this.#lastGroups.value;
 	}
 
 	/** The state as it is now, kept by a snapshot: shared by snapshots between which nothing changed (read-only). */
 	#copyState(source: ObserverSource): Readonly<ObservedState> {
-		const { state, seq } = source;
-		if (this.#lastCopy?.state !== state || this.#lastCopy.seq !== seq) this.#lastCopy = { state, seq, value: copyState(state) };
+		if (!madeFromMirror(this.#lastCopy, source)) this.#lastCopy = { ...mirrorOf(source), value: copyState(source.state) };
 		return this.#lastCopy.value;
 	}
 
 	#snapshot({ t0, ...rest }: Omit<MetricsSnapshot, 'totals' | 'durationSeconds'> & { t0: number }): MetricsSnapshot {
 		return { ...rest, totals: { ...this.#totals }, durationSeconds: (performance.now() - t0) / 1000 };
 	}
+}
+
+/** The mirror as `source` has it now: its state object and the seq of its last change. */
+function mirrorOf(source: ObserverSource): { state: Readonly<ObservedState>; seq: number } {
+	return { state: source.state, seq: source.seq };
+}
+
+/** Whether `made` was made from the mirror as it is now (no change applied since, no resync). */
+function madeFromMirror<T extends { state: Readonly<ObservedState>; seq: number }>(made: T | undefined, source: ObserverSource): made is T {
+	return made !== undefined && made.state === source.state && made.seq === source.seq;
 }
 
 /**

@@ -58,11 +58,9 @@ export class StatsTable implements StatsByObject {
 		let slot = this.#slots.get(id);
 		if (slot === undefined) {
 			slot = this.#nextSlot++;
-			this.#reserve(this.#rowCount + rows.length, this.#nextSlot);
 			this.#slots.set(id, slot);
-		} else {
-			this.#reserve(this.#rowCount + rows.length, this.#nextSlot);
 		}
+		this.#reserve(this.#rowCount + rows.length, this.#nextSlot);
 		const { values, firstRow, rowCount } = this.#storage;
 		firstRow[slot] = this.#rowCount;
 		rowCount[slot] = rows.length;
