@@ -4,6 +4,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { validateConfig, type Config } from '../../config/configSchema.js';
 import { Server } from '../../server/Server.js';
+import { ChannelWriteCoalescer } from '../../server/observer/ChannelWriteCoalescer.js';
 import { BenchLoad } from './BenchLoad.js';
 import { BenchScraper } from './BenchScraper.js';
 import type { ScrapeTiming } from './benchScraperChild.js';
@@ -22,8 +23,9 @@ export type SizeResult = {
 	/**
 	 * The worker requests of one scrape, bare: the objects a scrape asks the worker about (every
 	 * transport and consumer, and the producers no consumer's answer covers), `statsConcurrency` in
-	 * flight, straight from this process (no observer stream, no series, no HTTP). mediasoup 3.8.4
-	 * answers one object per request, so no exporter of these series waits for less.
+	 * flight, the requests of a tick in one write as the exporter's, straight from this process (no
+	 * observer stream, no series, no HTTP). mediasoup 3.8.4 answers one object per request, so no
+	 * exporter of these series waits for less.
 	 */
 	exporterRequestsP50Ms: number;
 	/** The sequential sweep was stopped at its cap (saturated worker): sequentialP50Ms is a lower bound. */
@@ -341,11 +343,19 @@ export class SizeBench {
 
 type StatsTarget = { getStats(): Promise<unknown> };
 
-/** getStats() of every target, at most `inFlight` at once. */
+/**
+ * getStats() of every target, at most `inFlight` at once, the requests of a tick in one write to
+ * the worker as the observer's request handler sends them (ChannelWriteCoalescer).
+ */
 async function boundedSweep(targets: readonly StatsTarget[], inFlight: number): Promise<void> {
+	const channelWrites = new ChannelWriteCoalescer();
 	let next = 0;
 	const runner = async (): Promise<void> => {
-		while (next < targets.length) await targets[next++]!.getStats().catch(() => undefined);
+		while (next < targets.length) {
+			const target = targets[next++]!;
+			channelWrites.beforeRequest(target);
+			await target.getStats().catch(() => undefined);
+		}
 	};
 	await Promise.all(Array.from({ length: Math.min(inFlight, targets.length) }, runner));
 }

@@ -3,6 +3,7 @@ import { Logger } from '../Logger.js';
 import type { SfuObserver, MediasoupObjects } from './SfuObserver.js';
 import type { Requests, RequestMethod } from '../stream/protocol.js';
 import { NamedError } from '../NamedError.js';
+import { ChannelWriteCoalescer } from './ChannelWriteCoalescer.js';
 
 const logger = new Logger('ObserverRequestHandler');
 
@@ -47,6 +48,7 @@ export class ObserverRequestHandler {
 	readonly #sfuObserver: SfuObserver;
 	readonly #statsConcurrency: number;
 	readonly #handlers: Handlers;
+	readonly #channelWrites = new ChannelWriteCoalescer();
 
 	constructor({ sfuObserver, statsConcurrency = DEFAULT_STATS_CONCURRENCY }: { sfuObserver: SfuObserver; statsConcurrency?: number }) {
 		if (!Number.isInteger(statsConcurrency) || statsConcurrency < 1) throw new TypeError('statsConcurrency must be a positive integer');
@@ -151,6 +153,7 @@ export class ObserverRequestHandler {
 					let asking: Promise<unknown>;
 					try {
 						if (!found) throw new NotFoundError('not found');
+						this.#channelWrites.beforeRequest(found.target);
 						asking = found.target.getStats();
 					} catch (error) {
 						failed(id, (error as Error).message);

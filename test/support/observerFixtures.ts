@@ -51,7 +51,8 @@ export async function startObserverStack({ numWorkers = 1, maxClientBacklogBytes
 			// stack.stream, not stream: a test may have replaced it.
 			await stack.stream.close();
 			sfuObserver.close();
-			const closed = pool.workers.map((w) => new Promise((resolve) => w.observer.once('close', resolve)));
+			// A worker a test closed itself emits no second close.
+			const closed = pool.workers.filter((w) => !w.closed).map((w) => new Promise((resolve) => w.observer.once('close', resolve)));
 			pool.close();
 			await Promise.all(closed);
 			fs.rmSync(dir, { recursive: true, force: true });
