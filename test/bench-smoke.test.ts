@@ -49,6 +49,10 @@ async function smoke(sink: 'native' | 'node'): Promise<void> {
 	}
 	// The per-round ratios: medians of ratios of positive times.
 	for (const field of roundRatios) assert.ok((size[field] as number) > 0, `${field} is ${JSON.stringify(size[field])}`);
+	// At 4/12 the worker is nowhere near saturation: it settled below it, and said with what CPU.
+	assert.equal(size.settledBelowSaturation, true);
+	assert.equal(typeof size.settledWorkerCpuPercent, 'number');
+	assert.ok((size.settledWorkerCpuPercent as number) < 95, `settledWorkerCpuPercent ${String(size.settledWorkerCpuPercent)}`);
 	assert.equal(size.producers, 4);
 	assert.equal(size.consumers, 12);
 	// The sink got the forwarded media (12 consumers of opus and VP8: hundreds of packets a second).
