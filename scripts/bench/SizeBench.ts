@@ -98,6 +98,18 @@ const SETTLE_MAX_MS = 120_000;
 const SATURATED_WORKER_PERCENT = 95;
 /** How much longer than steady such a size waits for the worker to get below saturation. */
 const UNSATURATE_MAX_MS = 120_000;
+/**
+ * The order of a round's four measurements (exporter, sequential, floor, requests alone), round
+ * after round: each comes at each place once in four rounds (so drift in the machine's load hits
+ * all four alike), and right after each of the other three once (a Williams square). What came
+ * just before weighs on a measurement: a sweep delays the worker's forwarding, which it then
+ * catches up on, and leaves garbage in this process. In one probe (16 rounds each way, 50 ms
+ * apart as here) the floor took 0.71x as long right after a sequential sweep as after 700 ms idle
+ * and 1.21x as long right after a scrape; the exporter 0.91x and 1.23x after a sequential sweep
+ * and after the floor. Merely rotating one order kept every measurement after the same one: the
+ * floor always after the sequential sweep, the exporter always after the requests alone.
+ */
+const BALANCED_ORDERS = [[0, 1, 3, 2], [1, 2, 0, 3], [2, 3, 1, 0], [3, 0, 2, 1]] as const;
 /** At least this much media per consumer before measuring (20 s at 2,000 consumers). */
 const SETTLE_MIN_MS_PER_CONSUMER = 10;
 
@@ -182,9 +194,8 @@ export class SizeBench {
 			async () => { requestsMs.push(await timed(() => boundedSweep(exporterRequests, inFlight))); }
 		];
 		for (let round = 0; round < rounds; round++) {
-			// Rotate the order so drift in the machine's load hits all four alike.
-			for (let i = 0; i < steps.length; i++) {
-				await steps[(round + i) % steps.length]!();
+			for (const step of BALANCED_ORDERS[round % BALANCED_ORDERS.length]!) {
+				await steps[step]!();
 				await sleep(50);
 			}
 			progress(`${label}: round ${round + 1}: exporter ${exporterMs.at(-1)!.toFixed(0)} ms, sequential ${sequentialMs.at(-1)!.toFixed(0)} ms, floor ${floorMs.at(-1)!.toFixed(0)} ms, requests alone ${requestsMs.at(-1)!.toFixed(0)} ms`);
