@@ -93,7 +93,7 @@ function table(results: readonly SizeResult[]): string {
 		['per round: seq / exp, exp / floor', (r) => `${r.sequentialToExporterRoundsP50.toFixed(2)}× / ${r.exporterToFloorRoundsP50.toFixed(2)}×`],
 		['requests alone p50 ms', (r) => r.exporterRequestsP50Ms.toFixed(1)],
 		['per round: seq / requests, exp / requests', (r) => `${r.sequentialToExporterRequestsRoundsP50.toFixed(2)}× / ${r.exporterToExporterRequestsRoundsP50.toFixed(2)}×`],
-		['2 scrapes / 1', (r) => r.concurrentScrapesRatio.toFixed(2)],
+		['2 scrapes / 1 (per round)', (r) => `${r.concurrentScrapesRatio.toFixed(2)} (${r.concurrentScrapesRoundsP50.toFixed(2)})`],
 		['node CPU ms/scrape', (r) => r.nodeCpuMsPerScrape.toFixed(1)],
 		['worker CPU ms/scrape', (r) => r.workerCpuMsPerScrape.toFixed(1)],
 		['loss % with / without scrapes', (r) => `${r.forwardLossWithScrapes.toFixed(3)} / ${r.forwardLossWithout.toFixed(3)}`],

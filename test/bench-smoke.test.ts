@@ -42,7 +42,7 @@ async function smoke(sink: 'native' | 'node'): Promise<void> {
 	assert.equal(report.sizes.length, 1);
 	assert.equal(report.sink, sink);
 	const [size] = report.sizes as [Record<string, unknown>];
-	const roundRatios = ['sequentialToExporterRoundsP50', 'exporterToFloorRoundsP50', 'sequentialToExporterRequestsRoundsP50', 'exporterToExporterRequestsRoundsP50'];
+	const roundRatios = ['sequentialToExporterRoundsP50', 'exporterToFloorRoundsP50', 'sequentialToExporterRequestsRoundsP50', 'exporterToExporterRequestsRoundsP50', 'concurrentScrapesRoundsP50'];
 	for (const field of [...FIELDS, 'exporterRequestsP50Ms', ...roundRatios]) {
 		assert.equal(typeof size[field], 'number', `${field} is ${JSON.stringify(size[field])}`);
 		assert.ok(Number.isFinite(size[field]), `${field} is finite`);

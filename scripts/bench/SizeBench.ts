@@ -46,6 +46,12 @@ export type SizeResult = {
 	exporterToExporterRequestsRoundsP50: number;
 	/** Wall time of two concurrent scrapes over that of one (medians). */
 	concurrentScrapesRatio: number;
+	/**
+	 * The median of each round's own two-over-one ratio (its two measurements are 50 ms apart): in a
+	 * run where the machine falls into a slow phase for a while, the medians above can each land on
+	 * either side of it.
+	 */
+	concurrentScrapesRoundsP50: number;
 	nodeCpuMsPerScrape: number;
 	workerCpuMsPerScrape: number;
 	forwardLossWithScrapes: number;
@@ -239,6 +245,7 @@ export class SizeBench {
 			sequentialToExporterRequestsRoundsP50: round3(quantile(sequentialMs.map((ms, i) => ms / requestsMs[i]!), 0.5)),
 			exporterToExporterRequestsRoundsP50: round3(quantile(exporterMs.map((ms, i) => ms / requestsMs[i]!), 0.5)),
 			concurrentScrapesRatio: round3(quantile(twoMs, 0.5) / quantile(oneMs, 0.5)),
+			concurrentScrapesRoundsP50: round3(quantile(twoMs.map((ms, i) => ms / oneMs[i]!), 0.5)),
 			nodeCpuMsPerScrape: round1(perScrape('nodeMs')),
 			workerCpuMsPerScrape: round1(perScrape('workerMs')),
 			forwardLossWithScrapes: round4(lossPercent(busy)),
