@@ -237,7 +237,11 @@ test('per-stream series from real getStats: simulcast encodings apart by rid and
 				const o = parseExposition(Buffer.concat((await fromObjects.scrape()).chunks).toString());
 				for (const name of ['mediasoup_producer_byte_count_bytes', 'mediasoup_producer_packets', 'mediasoup_producer_jitter_seconds', 'mediasoup_producer_score',
 					'mediasoup_consumer_packets', 'mediasoup_consumer_byte_count_bytes', 'mediasoup_transport_received_bytes']) {
-					const series = (e: Exposition): string[] => e.find(name).map((x) => JSON.stringify([x.labels, x.value])).sort();
+					// A stream's score still changes: mediasoup 3.8.4 drops it to 0 once the stream has had
+					// no RTP for its inactivity check (1.5 s), which a slow machine reaches between the two
+					// scrapes. Its series must be the same; its values were checked against mediasoup above.
+					const valuesToo = name !== 'mediasoup_producer_score';
+					const series = (e: Exposition): string[] => e.find(name).map((x) => JSON.stringify(valuesToo ? [x.labels, x.value] : [x.labels])).sort();
 					assert.ok(series(m).length > 0, name);
 					assert.deepEqual(series(o), series(m), name);
 				}
