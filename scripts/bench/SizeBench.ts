@@ -109,7 +109,7 @@ const UNSATURATE_MAX_MS = 120_000;
  * after round: each comes at each place once in four rounds (so drift in the machine's load hits
  * all four alike), and right after each of the other three once (a Williams square). What came
  * just before weighs on a measurement: a sweep delays the worker's forwarding, which it then
- * catches up on, and leaves garbage in this process. In one probe (16 rounds each way, 50 ms
+ * catches up on, and leaves garbage in this process. In one measurement (16 rounds each way, 50 ms
  * apart as here) the floor took 0.71x as long right after a sequential sweep as after 700 ms idle
  * and 1.21x as long right after a scrape; the exporter 0.91x and 1.23x after a sequential sweep
  * and after the floor. Merely rotating one order kept every measurement after the same one: the
