@@ -174,11 +174,15 @@ test('per-stream series from real getStats: simulcast encodings apart by rid and
 			await until('the consumer in the mirror', () => Object.keys(client.state.consumers).length === 1);
 
 			const m = await scrape();
+			// mediasoup 3.8.4 drops a stream's score to 0 once it has had no RTP for 1.5 s, which a
+			// slow machine can reach between reading the stats and the scrape: either value is right.
+			const videoStatsAfter = await inboundStats(video);
 			for (const stat of videoStats) {
 				const labels = { id: video.id, rid: stat.rid!, ssrc: String(stat.ssrc) };
 				assert.equal(m.value('mediasoup_producer_packets', labels), 20);
 				assert.equal(m.value('mediasoup_producer_byte_count_bytes', labels), stat.byteCount);
-				assert.equal(m.value('mediasoup_producer_score', labels), stat.score);
+				const scores = [stat.score, videoStatsAfter.find((s) => s.ssrc === stat.ssrc)?.score];
+				assert.ok(scores.includes(m.value('mediasoup_producer_score', labels)), `score ${m.value('mediasoup_producer_score', labels)} is one of ${JSON.stringify(scores)}`);
 				assert.equal(m.value('mediasoup_producer_packets_lost', labels), stat.packetsLost);
 			}
 			assert.deepEqual(m.find('mediasoup_producer_packets', { id: video.id }).map((s) => s.labels.rid).sort(), ['r0', 'r1'], 'one series per encoding');

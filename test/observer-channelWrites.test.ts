@@ -60,6 +60,14 @@ test('a getStats request sends its first requests corked, uncorks on the next ti
 		assert.deepEqual(Object.keys(stats).sort(), [...ids].sort());
 		for (const consumer of consumers) assert.ok(stats[consumer.id]!.some((e) => (e as { type?: string }).type === 'outbound-rtp'));
 		assert.equal(socket.writableCorked, 0);
+
+		// Two in flight: the rest are sent as answers come, corked again from those answers' tick.
+		const paced = await handler.handle('getStats', { ids, concurrency: 2 }) as Requests['getStats']['result'];
+		assert.deepEqual(paced.errors, {});
+		assert.deepEqual(paced.timedOut, []);
+		assert.deepEqual(Object.keys(paced.stats).sort(), [...ids].sort());
+		await new Promise((resolve) => process.nextTick(resolve));
+		assert.equal(socket.writableCorked, 0, 'never left corked');
 	} finally {
 		await stack.close();
 	}

@@ -113,9 +113,12 @@ const UNSATURATE_MAX_MS = 120_000;
  * apart as here) the floor took 0.71x as long right after a sequential sweep as after 700 ms idle
  * and 1.21x as long right after a scrape; the exporter 0.91x and 1.23x after a sequential sweep
  * and after the floor. Merely rotating one order kept every measurement after the same one: the
- * floor always after the sequential sweep, the exporter always after the requests alone.
+ * floor always after the sequential sweep, the exporter always after the requests alone. Rounds
+ * are ROUND_PAUSE_MS apart, so that a round's first measurement comes after a pause, not after the
+ * last one of the round before (which would make some pairs twice as frequent as others).
  */
 const BALANCED_ORDERS = [[0, 1, 3, 2], [1, 2, 0, 3], [2, 3, 1, 0], [3, 0, 2, 1]] as const;
+const ROUND_PAUSE_MS = 1000;
 /** At least this much media per consumer before measuring (20 s at 2,000 consumers). */
 const SETTLE_MIN_MS_PER_CONSUMER = 10;
 
@@ -200,6 +203,7 @@ export class SizeBench {
 			async () => { requestsMs.push(await timed(() => boundedSweep(exporterRequests, inFlight))); }
 		];
 		for (let round = 0; round < rounds; round++) {
+			await sleep(ROUND_PAUSE_MS);
 			for (const step of BALANCED_ORDERS[round % BALANCED_ORDERS.length]!) {
 				await steps[step]!();
 				await sleep(50);
@@ -319,7 +323,9 @@ export class SizeBench {
 			if (steady && (this.#options.saturate || cpu < SATURATED_WORKER_PERCENT)) return { seconds, workerCpuPercent: cpu };
 			if (steady) steadyAt ??= seconds;
 			if (steadyAt !== undefined && (seconds - steadyAt) * 1000 >= UNSATURATE_MAX_MS) {
-				this.#options.progress(`${label}: the worker is saturated by the forwarding alone (${cpu.toFixed(0)}% CPU); measuring anyway, at saturation`);
+				this.#options.progress(cpu >= SATURATED_WORKER_PERCENT
+					? `${label}: the worker is saturated by the forwarding alone (${cpu.toFixed(0)}% CPU); measuring anyway, at saturation`
+					: `${label}: the worker is below saturation (${cpu.toFixed(0)}% CPU) but not steady; measuring anyway`);
 				return { seconds, workerCpuPercent: cpu };
 			}
 			if (seconds * 1000 >= SETTLE_MAX_MS + (steadyAt !== undefined ? UNSATURATE_MAX_MS : 0)) {

@@ -33,15 +33,23 @@ export class ChannelWriteCoalescer {
 		this.#corked.add(socket);
 		if (this.#uncorkScheduled) return;
 		this.#uncorkScheduled = true;
-		// nextTick runs once this tick's microtasks are done, so every request sent by the answers
-		// of one read (resolved together) is in the same write.
+		// Scheduled from a promise reaction (the answers of one read, resolved together), nextTick
+		// runs once the microtasks of that read are done, so every request they send is in the same
+		// write; scheduled from plain code (a request's first ids), once that code returns.
 		process.nextTick(() => this.#uncork());
 	}
 
 	#uncork(): void {
 		this.#uncorkScheduled = false;
-		for (const socket of this.#corked) socket.uncork();
+		const corked = [...this.#corked];
 		this.#corked.clear();
+		for (const socket of corked) {
+			try {
+				socket.uncork();
+			} catch {
+				// A socket that cannot flush reports it through its own 'error' event (mediasoup's Channel listens).
+			}
+		}
 	}
 }
 
