@@ -16,8 +16,8 @@ import type { Writable } from 'node:stream';
  * for an object without one. test/observer-channelWrites.test.ts fails if an upgrade moves it.
  */
 export class ChannelWriteCoalescer {
+	/** Sockets corked in this tick; not empty exactly while an uncork is scheduled. */
 	readonly #corked = new Set<Writable>();
-	#uncorkScheduled = false;
 
 	/** The channel socket of a mediasoup transport, producer or consumer, if it has the expected shape. */
 	static socketOf(target: object): Writable | undefined {
@@ -31,8 +31,7 @@ export class ChannelWriteCoalescer {
 		if (!socket || this.#corked.has(socket) || !socket.writable) return;
 		socket.cork();
 		this.#corked.add(socket);
-		if (this.#uncorkScheduled) return;
-		this.#uncorkScheduled = true;
+		if (this.#corked.size > 1) return;
 		// Scheduled from a promise reaction (the answers of one read, resolved together), nextTick
 		// runs once the microtasks of that read are done, so every request they send is in the same
 		// write; scheduled from plain code (a request's first ids), once that code returns.
@@ -40,7 +39,6 @@ export class ChannelWriteCoalescer {
 	}
 
 	#uncork(): void {
-		this.#uncorkScheduled = false;
 		const corked = [...this.#corked];
 		this.#corked.clear();
 		for (const socket of corked) {
