@@ -94,6 +94,7 @@ function table(results: readonly SizeResult[]): string {
 		['requests alone p50 ms', (r) => r.exporterRequestsP50Ms.toFixed(1)],
 		['per round: seq / requests, exp / requests', (r) => `${r.sequentialToExporterRequestsRoundsP50.toFixed(2)}× / ${r.exporterToExporterRequestsRoundsP50.toFixed(2)}×`],
 		['2 scrapes / 1 (per round)', (r) => `${r.concurrentScrapesRatio.toFixed(2)} (${r.concurrentScrapesRoundsP50.toFixed(2)})`],
+		['2 scrapes / 1, server CPU (rounds sharing a sweep)', (r) => `${r.concurrentScrapesServerCpuRatio.toFixed(2)} (${r.concurrentScrapesSharingOneSweep})`],
 		['node CPU ms/scrape', (r) => r.nodeCpuMsPerScrape.toFixed(1)],
 		['worker CPU ms/scrape', (r) => r.workerCpuMsPerScrape.toFixed(1)],
 		['loss % with / without scrapes', (r) => `${r.forwardLossWithScrapes.toFixed(3)} / ${r.forwardLossWithout.toFixed(3)}`],
@@ -101,6 +102,7 @@ function table(results: readonly SizeResult[]): string {
 		['worker CPU %', (r) => r.workerCpuPercent.toFixed(0)],
 		['load CPU %', (r) => r.loadCpuPercent.toFixed(0)],
 		['settled after s (worker CPU %)', (r) => `${r.settleSeconds.toFixed(0)} (${r.settledWorkerCpuPercent.toFixed(0)}${r.settledBelowSaturation || r.saturate ? '' : ', saturated'})`],
+		['rounds that waited (s) / saturated', (r) => `${r.roundsWaited} (${r.waitedSeconds.toFixed(0)}) / ${r.roundsSaturated}`],
 		['max scrape ms / deadline', (r) => `${r.maxScrapeMs.toFixed(0)} / ${r.scrapeTimeoutMs}${r.timedOutScrapes ? ` (${r.timedOutScrapes} timed out)` : ''}`],
 		['body MiB', (r) => (r.bodyBytes / 1048576).toFixed(1)]
 	];

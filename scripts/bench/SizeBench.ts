@@ -11,6 +11,8 @@ import type { ScrapeTiming } from './benchScraperChild.js';
 import { planTopology, type BenchSize } from './BenchTopology.js';
 import type { LoadTotals, SinkKind } from './benchLoadMessages.js';
 import { procStat } from './procStat.js';
+import { RoundPause, type RoundPauseTotals } from './RoundPause.js';
+import { SATURATED_WORKER_PERCENT, settleWorker } from './WorkerSettle.js';
 
 /** One size's figures; latencies in ms, losses in percent of the packets the sink expected. */
 export type SizeResult = {
@@ -52,6 +54,14 @@ export type SizeResult = {
 	 * either side of it.
 	 */
 	concurrentScrapesRoundsP50: number;
+	/**
+	 * The server process's CPU (all its threads) over two concurrent scrapes, over that of one
+	 * (medians): what a second scraper costs the server. Not the worker's: it answers one sweep for
+	 * both, and its forwarding, which goes on meanwhile, would drown that out.
+	 */
+	concurrentScrapesServerCpuRatio: number;
+	/** In how many of those rounds the two scrapes shared one sweep (their bodies' sweep counts are equal). */
+	concurrentScrapesSharingOneSweep: number;
 	nodeCpuMsPerScrape: number;
 	workerCpuMsPerScrape: number;
 	forwardLossWithScrapes: number;
@@ -79,7 +89,7 @@ export type SizeResult = {
 	maxScrapeMs: number;
 	timedOutScrapes: number;
 	bodyBytes: number;
-};
+} & RoundPauseTotals;
 
 export type SizeBenchOptions = {
 	size: BenchSize;
@@ -98,12 +108,6 @@ const JOIN_CONCURRENCY = 8;
 const SINK_SOCKETS = 8;
 const SATURATED_ROUNDS = 1;
 const SATURATED_SEQUENTIAL_CAP_MS = 60_000;
-const SETTLE_WINDOW_MS = 3000;
-const SETTLE_MAX_MS = 120_000;
-/** A worker this busy forwarding alone is saturated: a size not meant to saturate waits for less. */
-const SATURATED_WORKER_PERCENT = 95;
-/** How much longer than steady such a size waits for the worker to get below saturation. */
-const UNSATURATE_MAX_MS = 120_000;
 /**
  * The order of a round's four measurements (exporter, sequential, floor, requests alone), round
  * after round: each comes at each place once in four rounds (so drift in the machine's load hits
@@ -119,6 +123,8 @@ const UNSATURATE_MAX_MS = 120_000;
  */
 const BALANCED_ORDERS = [[0, 1, 3, 2], [1, 2, 0, 3], [2, 3, 1, 0], [3, 0, 2, 1]] as const;
 const ROUND_PAUSE_MS = 1000;
+/** How long a run's rounds may wait, all together, for the worker to get below saturation (RoundPause). */
+const ROUNDS_UNSATURATE_MAX_MS = 180_000;
 /** At least this much media per consumer before measuring (20 s at 2,000 consumers). */
 const SETTLE_MIN_MS_PER_CONSUMER = 10;
 
@@ -167,7 +173,9 @@ export class SizeBench {
 		const joined = await load.join({ url: server.appUrl, rooms: topology.rooms, videoKbps: this.#options.videoKbps, joinConcurrency: JOIN_CONCURRENCY, sinkSockets: SINK_SOCKETS, sink: this.#options.sink });
 		if (joined.failures > 0) throw new Error(`${label}: ${joined.failures} joins failed, first: ${joined.firstError}`);
 		await this.#waitForMedia(label, topology.consumers);
-		const settled = await this.#settle(label, topology.consumers * SETTLE_MIN_MS_PER_CONSUMER);
+		const settled = await settleWorker({
+			pids: server.workerPool.workers.map((w) => w.pid), minMs: topology.consumers * SETTLE_MIN_MS_PER_CONSUMER, saturate: this.#options.saturate, label, progress
+		});
 
 		const { objects, exporterRequests } = this.#statsTargets();
 		const inFlight = config.prometheus.statsConcurrency;
@@ -177,6 +185,13 @@ export class SizeBench {
 
 		// A saturated worker makes a sequential sweep take minutes: one round tells enough there.
 		const rounds = this.#options.saturate ? Math.min(scrapes, SATURATED_ROUNDS) : scrapes;
+		const pause = new RoundPause({
+			workerPids: server.workerPool.workers.map((w) => w.pid),
+			pauseMs: ROUND_PAUSE_MS,
+			saturatedPercent: SATURATED_WORKER_PERCENT,
+			budgetMs: this.#options.saturate ? 0 : ROUNDS_UNSATURATE_MAX_MS,
+			onWait: (cpu) => progress(`${label}: the worker forwards at ${cpu.toFixed(0)}% of a core: waiting for it to get below ${SATURATED_WORKER_PERCENT}%`)
+		});
 		progress(`${label}: ${rounds} rounds of exporter scrape / sequential sweep / concurrent sweep / a scrape's requests alone`);
 		const exporterMs: number[] = [];
 		const sequentialMs: number[] = [];
@@ -203,7 +218,7 @@ export class SizeBench {
 			async () => { requestsMs.push(await timed(() => boundedSweep(exporterRequests, inFlight))); }
 		];
 		for (let round = 0; round < rounds; round++) {
-			await sleep(ROUND_PAUSE_MS);
+			await pause.beforeRound();
 			for (const step of BALANCED_ORDERS[round % BALANCED_ORDERS.length]!) {
 				await steps[step]!();
 				await sleep(50);
@@ -214,11 +229,45 @@ export class SizeBench {
 		progress(`${label}: ${scrapes} rounds of one scrape vs two at once`);
 		const oneMs: number[] = [];
 		const twoMs: number[] = [];
+		/** When the last response's headers came: the rest of `twoMs` is sending the body twice. */
+		let twoFirstByteMs = 0;
+		let oneFirstByteMs = 0;
+		let pairsSharingOneSweep = 0;
+		// And this process's CPU (the server's, all threads) over each, where a second scrape's own
+		// work is done: the worker answers one sweep for both.
+		const oneCpuMs: number[] = [];
+		const twoCpuMs: number[] = [];
+		const cpuOf = async (work: () => Promise<void>): Promise<number> => {
+			const before = process.cpuUsage();
+			await work();
+			const used = process.cpuUsage(before);
+			return (used.user + used.system) / 1000;
+		};
+		const pairSteps = [
+			async () => {
+				oneCpuMs.push(await cpuOf(async () => {
+					const one = await scraper.scrape();
+					oneMs.push(one.ms);
+					oneFirstByteMs = one.firstByteMs;
+				}));
+			},
+			async () => {
+				twoCpuMs.push(await cpuOf(async () => {
+					const both = await Promise.all([scraper.scrape(), otherScraper.scrape()]);
+					twoMs.push(Math.max(...both.map((s) => s.ms)));
+					twoFirstByteMs = Math.max(...both.map((s) => s.firstByteMs));
+					if (both[0]!.sweeps === both[1]!.sweeps) pairsSharingOneSweep++;
+				}));
+			}
+		];
 		for (let round = 0; round < scrapes; round++) {
-			oneMs.push((await scraper.scrape()).ms);
-			await sleep(50);
-			twoMs.push(Math.max(...(await Promise.all([scraper.scrape(), otherScraper.scrape()])).map((s) => s.ms)));
-			await sleep(50);
+			// As above: after a pause, and each first in every other round.
+			await pause.beforeRound();
+			for (const step of round % 2 === 0 ? [0, 1] : [1, 0]) {
+				await pairSteps[step]!();
+				await sleep(50);
+			}
+			progress(`${label}: round ${round + 1}: one scrape ${oneMs.at(-1)!.toFixed(0)} ms (headers at ${oneFirstByteMs.toFixed(0)}, server CPU ${oneCpuMs.at(-1)!.toFixed(0)} ms), two at once ${twoMs.at(-1)!.toFixed(0)} ms (${twoFirstByteMs.toFixed(0)}, ${twoCpuMs.at(-1)!.toFixed(0)} ms)`);
 		}
 
 		// Loss and CPU: windows without and with a scrape every second, in A-B-B-A order.
@@ -250,6 +299,8 @@ export class SizeBench {
 			exporterToExporterRequestsRoundsP50: round3(quantile(exporterMs.map((ms, i) => ms / requestsMs[i]!), 0.5)),
 			concurrentScrapesRatio: round3(quantile(twoMs, 0.5) / quantile(oneMs, 0.5)),
 			concurrentScrapesRoundsP50: round3(quantile(twoMs.map((ms, i) => ms / oneMs[i]!), 0.5)),
+			concurrentScrapesServerCpuRatio: round3(quantile(twoCpuMs, 0.5) / quantile(oneCpuMs, 0.5)),
+			concurrentScrapesSharingOneSweep: pairsSharingOneSweep,
 			nodeCpuMsPerScrape: round1(perScrape('nodeMs')),
 			workerCpuMsPerScrape: round1(perScrape('workerMs')),
 			forwardLossWithScrapes: round4(lossPercent(busy)),
@@ -266,7 +317,8 @@ export class SizeBench {
 			scrapeTimeoutMs: config.prometheus.scrapeTimeoutMs,
 			maxScrapeMs: round1(Math.max(0, ...withScrapes.map((s) => s.ms))),
 			timedOutScrapes: withScrapes.filter((s) => s.timedOut).length,
-			bodyBytes
+			bodyBytes,
+			...pause.totals
 		};
 	}
 
@@ -281,59 +333,6 @@ export class SizeBench {
 				return;
 			}
 			await sleep(500);
-		}
-	}
-
-	/**
-	 * Until the worker runs in its steady state; returns how long that took (s) and the worker's CPU
-	 * then. For the first tens of seconds of media the worker is slower and erratic (2,000 video
-	 * consumers touch their retransmission buffers for the first time: a gigabyte of page faults),
-	 * and every figure taken then, the sweeps' and the exporter's alike, is slower and noisier by a
-	 * factor of 2-3. Steady: RSS grew by less than 1% and CPU moved by less than 5 points from one
-	 * window to the next. Unless the size is meant to saturate, also below SATURATED_WORKER_PERCENT,
-	 * for at most UNSATURATE_MAX_MS more: a saturated worker answers a sequential sweep in a minute
-	 * instead of two seconds, and that is another measurement (`--saturate`).
-	 */
-	async #settle(label: string, minMs: number): Promise<{ seconds: number; workerCpuPercent: number }> {
-		const pids = this.#server!.workerPool.workers.map((w) => w.pid);
-		const sample = (): { at: number; cpuMs: number; rssBytes: number } => {
-			const at = performance.now();
-			let cpuMs = 0;
-			let rssBytes = 0;
-			for (const pid of pids) {
-				const stat = procStat(pid);
-				cpuMs += stat.cpuMs;
-				rssBytes += stat.rssBytes;
-			}
-			return { at, cpuMs, rssBytes };
-		};
-		const start = performance.now();
-		let previous = sample();
-		let previousCpu: number | undefined;
-		/** When the worker was first steady (but saturated), s. */
-		let steadyAt: number | undefined;
-		for (;;) {
-			await sleep(SETTLE_WINDOW_MS);
-			const now = sample();
-			const cpu = 100 * (now.cpuMs - previous.cpuMs) / (now.at - previous.at);
-			const growth = (now.rssBytes - previous.rssBytes) / Math.max(1, previous.rssBytes);
-			const seconds = (now.at - start) / 1000;
-			this.#options.progress(`${label}: settling ${seconds.toFixed(0)} s: worker ${cpu.toFixed(0)}% CPU, RSS ${(now.rssBytes / 2 ** 30).toFixed(2)} GiB (${growth >= 0 ? '+' : ''}${(100 * growth).toFixed(1)}%)`);
-			const steady = seconds * 1000 >= minMs && growth < 0.01 && previousCpu !== undefined && Math.abs(cpu - previousCpu) < 5;
-			if (steady && (this.#options.saturate || cpu < SATURATED_WORKER_PERCENT)) return { seconds, workerCpuPercent: cpu };
-			if (steady) steadyAt ??= seconds;
-			if (steadyAt !== undefined && (seconds - steadyAt) * 1000 >= UNSATURATE_MAX_MS) {
-				this.#options.progress(cpu >= SATURATED_WORKER_PERCENT
-					? `${label}: the worker is saturated by the forwarding alone (${cpu.toFixed(0)}% CPU); measuring anyway, at saturation`
-					: `${label}: the worker is below saturation (${cpu.toFixed(0)}% CPU) but not steady; measuring anyway`);
-				return { seconds, workerCpuPercent: cpu };
-			}
-			if (seconds * 1000 >= SETTLE_MAX_MS + (steadyAt !== undefined ? UNSATURATE_MAX_MS : 0)) {
-				this.#options.progress(`${label}: not steady after ${seconds.toFixed(0)} s; measuring anyway`);
-				return { seconds, workerCpuPercent: cpu };
-			}
-			previous = now;
-			previousCpu = cpu;
 		}
 	}
 

@@ -4,7 +4,12 @@
  */
 import http from 'node:http';
 
-export type ScrapeTiming = { ms: number; bytes: number; timedOut: boolean };
+/**
+ * A scrape's wall time to its last byte and to its first (the body's headers: the sweep and the
+ * build), and the exporter's count of sweeps in its body (concurrent scrapes that shared one have
+ * the same).
+ */
+export type ScrapeTiming = { ms: number; firstByteMs: number; bytes: number; timedOut: boolean; sweeps: number };
 export type ToScraper = { type: 'scrape'; id: number; url: string; count: number; accept?: string };
 export type FromScraper = { type: 'scraped'; id: number; results: ScrapeTiming[] } | { type: 'failed'; id: number; message: string };
 
@@ -13,8 +18,9 @@ function scrape(url: string, accept?: string): Promise<ScrapeTiming> {
 	const t0 = performance.now();
 	return new Promise((resolve, reject) => {
 		const request = http.get(url, { headers: accept ? { accept } : {}, agent: false }, (response) => {
+			const firstByteMs = performance.now() - t0;
 			let bytes = 0;
-			// The exporter's own families come last: the last two chunks hold its timed-out flag.
+			// The exporter's own families come last: the last two chunks hold its timed-out flag and its count of sweeps.
 			let previous: Buffer | undefined;
 			let last: Buffer | undefined;
 			response.on('data', (chunk: Buffer) => {
@@ -25,7 +31,12 @@ function scrape(url: string, accept?: string): Promise<ScrapeTiming> {
 			response.on('end', () => {
 				const tail = Buffer.concat([previous, last].filter((b) => b !== undefined)).toString('latin1');
 				if (response.statusCode !== 200) reject(new Error(`GET ${url}: ${response.statusCode}`));
-				else resolve({ ms: performance.now() - t0, bytes, timedOut: /^meter_sfu_exporter_scrape_timed_out 1$/m.test(tail) });
+				else {
+					resolve({
+						ms: performance.now() - t0, firstByteMs, bytes, timedOut: /^meter_sfu_exporter_scrape_timed_out 1$/m.test(tail),
+						sweeps: Number(/^meter_sfu_exporter_sweeps_total (\d+)$/m.exec(tail)?.[1] ?? NaN)
+					});
+				}
 			});
 			response.on('error', reject);
 		});

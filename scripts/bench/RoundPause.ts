@@ -1,0 +1,76 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { procStat } from './procStat.js';
+
+export type RoundPauseOptions = {
+	/** The mediasoup workers whose forwarding is watched. */
+	workerPids: readonly number[];
+	/** The least pause before a round (ms). */
+	pauseMs: number;
+	/** At or above this share of a core (%) the worker is saturated by its forwarding. */
+	saturatedPercent: number;
+	/** How long all rounds together may wait for the worker to get below saturation (ms); 0: never wait. */
+	budgetMs: number;
+	/** Told when a round starts waiting, with the worker's CPU (%). */
+	onWait?: (workerCpuPercent: number) => void;
+};
+
+/** What the pauses before a run's rounds came to. */
+export type RoundPauseTotals = {
+	/** Rounds that started only after waiting for the worker to get below saturation. */
+	roundsWaited: number;
+	/** Rounds that started with the worker still saturated (the wait's budget was spent). */
+	roundsSaturated: number;
+	/** All the waiting, s. */
+	waitedSeconds: number;
+};
+
+/**
+ * The pause before each round of a size not meant to saturate: at least `pauseMs`, and then, while
+ * the worker's forwarding alone takes `saturatedPercent` of a core or more, until it takes less (a
+ * second at a time, within one budget for the run). This machine's host at times runs a vCPU at a
+ * third of its speed for minutes; a worker on it saturates, and rounds taken then measure the
+ * saturated case (single sequential sweeps of 35-87 s instead of 1.5-2.5 s, floors of 2-8 s instead
+ * of 0.2-0.4 s, in the same run), which `--saturate` measures on purpose. The second half of the
+ * pause is the window the worker's CPU is read over: the first lets it catch up on the packets the
+ * last round's sweeps held back.
+ */
+export class RoundPause {
+	readonly #options: RoundPauseOptions;
+	readonly #totals: RoundPauseTotals = { roundsWaited: 0, roundsSaturated: 0, waitedSeconds: 0 };
+	#budgetMs: number;
+
+	constructor(options: RoundPauseOptions) {
+		this.#options = options;
+		this.#budgetMs = options.budgetMs;
+	}
+
+	async beforeRound(): Promise<void> {
+		const { pauseMs, saturatedPercent } = this.#options;
+		await sleep(pauseMs / 2);
+		let cpu = await this.#workerCpuOver(pauseMs / 2);
+		if (cpu < saturatedPercent) return;
+		if (this.#budgetMs > 0) {
+			const start = performance.now();
+			this.#options.onWait?.(cpu);
+			while (cpu >= saturatedPercent && performance.now() - start < this.#budgetMs) cpu = await this.#workerCpuOver(1000);
+			const waitedMs = performance.now() - start;
+			this.#budgetMs = Math.max(0, this.#budgetMs - waitedMs);
+			this.#totals.roundsWaited++;
+			this.#totals.waitedSeconds += waitedMs / 1000;
+		}
+		if (cpu >= saturatedPercent) this.#totals.roundsSaturated++;
+	}
+
+	get totals(): RoundPauseTotals {
+		return { ...this.#totals, waitedSeconds: Math.round(this.#totals.waitedSeconds * 10) / 10 };
+	}
+
+	/** The workers' CPU over the next `ms` (% of a core), from the kernel's counters. */
+	async #workerCpuOver(ms: number): Promise<number> {
+		const cpuMs = (): number => this.#options.workerPids.reduce((sum, pid) => sum + procStat(pid).cpuMs, 0);
+		const before = cpuMs();
+		const t0 = performance.now();
+		await sleep(ms);
+		return 100 * (cpuMs() - before) / (performance.now() - t0);
+	}
+}

@@ -1,0 +1,82 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { RoundPause } from '../scripts/bench/RoundPause.js';
+
+/**
+ * scripts/bench-scrape's pause before a round, against real processes standing in for the worker:
+ * one spinning on a core (saturated) and one asleep. It reads their CPU from /proc as it reads the
+ * worker's.
+ */
+
+async function start(code: string): Promise<ChildProcess & { pid: number }> {
+	const child = spawn(process.execPath, ['-e', code], { stdio: 'ignore' });
+	await once(child, 'spawn');
+	return child as ChildProcess & { pid: number };
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+	if (child.exitCode !== null || child.signalCode !== null) return;
+	child.kill('SIGKILL');
+	await once(child, 'exit');
+}
+
+test('a round waits for a saturated worker within the budget, then counts the round as saturated', { timeout: 30_000 }, async () => {
+	const spinning = await start('for (;;) {}');
+	try {
+		const waits: number[] = [];
+		const pause = new RoundPause({ workerPids: [spinning.pid], pauseMs: 400, saturatedPercent: 50, budgetMs: 1500, onWait: (cpu) => waits.push(cpu) });
+		const t0 = performance.now();
+		await pause.beforeRound();
+		const firstMs = performance.now() - t0;
+		// The pause, then 1 s reads of the CPU until the budget was spent: 0.4 + 2 × 1 s.
+		assert.ok(firstMs >= 1900, `waited ${firstMs.toFixed(0)} ms`);
+		assert.equal(waits.length, 1);
+		assert.ok(waits[0]! >= 50, `the spinning process at ${waits[0]!.toFixed(0)}%`);
+		assert.equal(pause.totals.roundsWaited, 1);
+		assert.equal(pause.totals.roundsSaturated, 1);
+		assert.ok(pause.totals.waitedSeconds >= 1.5, `waitedSeconds ${pause.totals.waitedSeconds}`);
+
+		// The budget is spent: the next round only pauses, and is counted saturated again.
+		const t1 = performance.now();
+		await pause.beforeRound();
+		const secondMs = performance.now() - t1;
+		assert.ok(secondMs < 1000, `second pause ${secondMs.toFixed(0)} ms`);
+		assert.equal(waits.length, 1);
+		assert.deepEqual(pause.totals, { roundsWaited: 1, roundsSaturated: 2, waitedSeconds: pause.totals.waitedSeconds });
+	} finally {
+		await stop(spinning);
+	}
+});
+
+test('a round after an idle worker only pauses', { timeout: 30_000 }, async () => {
+	const idle = await start('setTimeout(() => {}, 60_000)');
+	try {
+		const pause = new RoundPause({ workerPids: [idle.pid], pauseMs: 400, saturatedPercent: 50, budgetMs: 10_000, onWait: () => assert.fail('waited for an idle process') });
+		const t0 = performance.now();
+		await pause.beforeRound();
+		await pause.beforeRound();
+		const ms = performance.now() - t0;
+		assert.ok(ms >= 790 && ms < 2000, `two pauses took ${ms.toFixed(0)} ms`);
+		assert.deepEqual(pause.totals, { roundsWaited: 0, roundsSaturated: 0, waitedSeconds: 0 });
+	} finally {
+		await stop(idle);
+	}
+});
+
+test('a worker that gets below saturation ends the wait early', { timeout: 30_000 }, async () => {
+	// Spins for 1.5 s, then idles: the wait ends at the first 1 s read after that, long before the budget.
+	const spinning = await start('const end = Date.now() + 1500; while (Date.now() < end) {} setTimeout(() => {}, 60_000)');
+	try {
+		const pause = new RoundPause({ workerPids: [spinning.pid], pauseMs: 400, saturatedPercent: 50, budgetMs: 20_000 });
+		const t0 = performance.now();
+		await pause.beforeRound();
+		const ms = performance.now() - t0;
+		assert.ok(ms < 6000, `waited ${ms.toFixed(0)} ms of a 20 s budget`);
+		assert.equal(pause.totals.roundsWaited, 1);
+		assert.equal(pause.totals.roundsSaturated, 0);
+	} finally {
+		await stop(spinning);
+	}
+});
