@@ -88,12 +88,12 @@ function table(results: readonly SizeResult[]): string {
 		['p95 ms', (r) => r.exporterP95Ms.toFixed(1)],
 		['sequential p50 ms', (r) => `${r.sequentialCapped ? '> ' : ''}${r.sequentialP50Ms.toFixed(1)}`],
 		['floor p50 ms', (r) => r.floorP50Ms.toFixed(1)],
-		['sequential / exporter', (r) => ratio(r.sequentialP50Ms, r.exporterP50Ms)],
-		['exporter / floor', (r) => ratio(r.exporterP50Ms, r.floorP50Ms)],
+		['sequential / exporter [95% interval]', (r) => `${ratio(r.sequentialP50Ms, r.exporterP50Ms)} ${span(r.sequentialToExporterCi95)}`],
+		['exporter / floor [95% interval]', (r) => `${ratio(r.exporterP50Ms, r.floorP50Ms)} ${span(r.exporterToFloorCi95)}`],
 		['per round: seq / exp, exp / floor', (r) => `${r.sequentialToExporterRoundsP50.toFixed(2)}× / ${r.exporterToFloorRoundsP50.toFixed(2)}×`],
 		['requests alone p50 ms', (r) => r.exporterRequestsP50Ms.toFixed(1)],
 		['per round: seq / requests, exp / requests', (r) => `${r.sequentialToExporterRequestsRoundsP50.toFixed(2)}× / ${r.exporterToExporterRequestsRoundsP50.toFixed(2)}×`],
-		['2 scrapes / 1 (per round)', (r) => `${r.concurrentScrapesRatio.toFixed(2)} (${r.concurrentScrapesRoundsP50.toFixed(2)})`],
+		['2 scrapes / 1 [95% interval] (per round)', (r) => `${r.concurrentScrapesRatio.toFixed(2)} ${span(r.concurrentScrapesCi95)} (${r.concurrentScrapesRoundsP50.toFixed(2)})`],
 		['2 scrapes / 1, server CPU (rounds sharing a sweep)', (r) => `${r.concurrentScrapesServerCpuRatio.toFixed(2)} (${r.concurrentScrapesSharingOneSweep})`],
 		['node CPU ms/scrape', (r) => r.nodeCpuMsPerScrape.toFixed(1)],
 		['worker CPU ms/scrape', (r) => r.workerCpuMsPerScrape.toFixed(1)],
@@ -110,6 +110,10 @@ function table(results: readonly SizeResult[]): string {
 	const widths = columns.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
 	const line = (row: string[]): string => `| ${row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join(' | ')} |`;
 	return [line(rows[0]!), `|${widths.map((w, i) => (i === 0 ? `:${'-'.repeat(w + 1)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`, ...rows.slice(1).map(line)].join('\n');
+}
+
+function span([low, high]: readonly [number, number]): string {
+	return `[${low.toFixed(2)}-${high.toFixed(2)}]`;
 }
 
 function ratio(a: number, b: number): string {

@@ -11,6 +11,7 @@ import type { ScrapeTiming } from './benchScraperChild.js';
 import { planTopology, type BenchSize } from './BenchTopology.js';
 import type { LoadTotals, SinkKind } from './benchLoadMessages.js';
 import { procStat } from './procStat.js';
+import { bootstrapInterval, quantile } from './bootstrap.js';
 import { RoundPause, type RoundPauseTotals } from './RoundPause.js';
 import { SATURATED_WORKER_PERCENT, settleWorker } from './WorkerSettle.js';
 
@@ -60,6 +61,13 @@ export type SizeResult = {
 	 * both, and its forwarding, which goes on meanwhile, would drown that out.
 	 */
 	concurrentScrapesServerCpuRatio: number;
+	/**
+	 * 95% bootstrap intervals (bootstrap.ts) of the three ratios of medians above that the issue
+	 * sets targets for: sequential over exporter, exporter over floor, two scrapes over one.
+	 */
+	sequentialToExporterCi95: [number, number];
+	exporterToFloorCi95: [number, number];
+	concurrentScrapesCi95: [number, number];
 	/** In how many of those rounds the two scrapes shared one sweep (their bodies' sweep counts are equal). */
 	concurrentScrapesSharingOneSweep: number;
 	nodeCpuMsPerScrape: number;
@@ -261,11 +269,12 @@ export class SizeBench {
 			}
 		];
 		for (let round = 0; round < scrapes; round++) {
-			// As above: after a pause, and each first in every other round.
-			await pause.beforeRound();
+			// Each first in every other round, and each after a pause as rounds above: 50 ms after a
+			// scrape, a scrape took longer (the worker still forwarding what the sweep held back, the
+			// garbage of the one before), which weighed on whichever came second.
 			for (const step of round % 2 === 0 ? [0, 1] : [1, 0]) {
+				await pause.beforeRound();
 				await pairSteps[step]!();
-				await sleep(50);
 			}
 			progress(`${label}: round ${round + 1}: one scrape ${oneMs.at(-1)!.toFixed(0)} ms (headers at ${oneFirstByteMs.toFixed(0)}, server CPU ${oneCpuMs.at(-1)!.toFixed(0)} ms), two at once ${twoMs.at(-1)!.toFixed(0)} ms (${twoFirstByteMs.toFixed(0)}, ${twoCpuMs.at(-1)!.toFixed(0)} ms)`);
 		}
@@ -300,6 +309,9 @@ export class SizeBench {
 			concurrentScrapesRatio: round3(quantile(twoMs, 0.5) / quantile(oneMs, 0.5)),
 			concurrentScrapesRoundsP50: round3(quantile(twoMs.map((ms, i) => ms / oneMs[i]!), 0.5)),
 			concurrentScrapesServerCpuRatio: round3(quantile(twoCpuMs, 0.5) / quantile(oneCpuMs, 0.5)),
+			sequentialToExporterCi95: interval(sequentialMs, exporterMs),
+			exporterToFloorCi95: interval(exporterMs, floorMs),
+			concurrentScrapesCi95: interval(twoMs, oneMs),
 			concurrentScrapesSharingOneSweep: pairsSharingOneSweep,
 			nodeCpuMsPerScrape: round1(perScrape('nodeMs')),
 			workerCpuMsPerScrape: round1(perScrape('workerMs')),
@@ -441,13 +453,13 @@ async function timed(body: () => Promise<unknown>): Promise<number> {
 	return performance.now() - t0;
 }
 
-export function quantile(values: readonly number[], q: number): number {
-	if (values.length === 0) return 0;
-	const sorted = [...values].sort((a, b) => a - b);
-	const position = (sorted.length - 1) * q;
-	const low = Math.floor(position);
-	const high = Math.ceil(position);
-	return sorted[low]! + (sorted[high]! - sorted[low]!) * (position - low);
+
+/** The 95% interval of median(numerators) / median(denominators), resampling rounds (index i of both). */
+function interval(numerators: readonly number[], denominators: readonly number[]): [number, number] {
+	const rounds = numerators.map((n, i) => [n, denominators[i]!] as const);
+	const ratio = (sample: readonly (readonly [number, number])[]): number => quantile(sample.map(([n]) => n), 0.5) / quantile(sample.map(([, d]) => d), 0.5);
+	const [low, high] = bootstrapInterval(rounds, ratio);
+	return [round3(low), round3(high)];
 }
 
 const round1 = (v: number): number => Math.round(v * 10) / 10;
