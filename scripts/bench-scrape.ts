@@ -102,7 +102,7 @@ function table(results: readonly SizeResult[]): string {
 		['worker CPU %', (r) => r.workerCpuPercent.toFixed(0)],
 		['load CPU %', (r) => r.loadCpuPercent.toFixed(0)],
 		['settled after s (worker CPU %)', (r) => `${r.settleSeconds.toFixed(0)} (${r.settledWorkerCpuPercent.toFixed(0)}${r.settledBelowSaturation || r.saturate ? '' : ', saturated'})`],
-		['rounds that waited (s) / saturated', (r) => `${r.roundsWaited} (${r.waitedSeconds.toFixed(0)}) / ${r.roundsSaturated}`],
+		['pauses that waited (s) / saturated', (r) => `${r.pausesWaited} (${r.waitedSeconds.toFixed(0)}) / ${r.pausesSaturated}`],
 		['max scrape ms / deadline', (r) => `${r.maxScrapeMs.toFixed(0)} / ${r.scrapeTimeoutMs}${r.timedOutScrapes ? ` (${r.timedOutScrapes} timed out)` : ''}`],
 		['body MiB', (r) => (r.bodyBytes / 1048576).toFixed(1)]
 	];

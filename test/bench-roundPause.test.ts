@@ -7,12 +7,17 @@ import { RoundPause } from '../scripts/bench/RoundPause.js';
 /**
  * scripts/bench-scrape's pause before a round, against real processes standing in for the worker:
  * one spinning on a core (saturated) and one asleep. It reads their CPU from /proc as it reads the
- * worker's.
+ * worker's. The bound is a quarter of a core, well below what a spinning process gets here even
+ * with the rest of the suite running beside it (on 2 cores), and the pause long enough (its CPU is
+ * read over the pause's second half) for /proc's 10 ms ticks.
  */
+const PAUSE_MS = 1000;
+const SATURATED_PERCENT = 25;
 
+/** Runs `code` in a node process, once that process is up (it writes a byte first). */
 async function start(code: string): Promise<ChildProcess & { pid: number }> {
-	const child = spawn(process.execPath, ['-e', code], { stdio: 'ignore' });
-	await once(child, 'spawn');
+	const child = spawn(process.execPath, ['-e', `process.stdout.write('.'); ${code}`], { stdio: ['ignore', 'pipe', 'ignore'] });
+	await once(child.stdout!, 'data');
 	return child as ChildProcess & { pid: number };
 }
 
@@ -26,25 +31,25 @@ test('a round waits for a saturated worker within the budget, then counts the ro
 	const spinning = await start('for (;;) {}');
 	try {
 		const waits: number[] = [];
-		const pause = new RoundPause({ workerPids: [spinning.pid], pauseMs: 400, saturatedPercent: 50, budgetMs: 1500, onWait: (cpu) => waits.push(cpu) });
+		const pause = new RoundPause({ workerPids: [spinning.pid], pauseMs: PAUSE_MS, saturatedPercent: SATURATED_PERCENT, budgetMs: 1500, onWait: (cpu) => waits.push(cpu) });
 		const t0 = performance.now();
 		await pause.beforeRound();
 		const firstMs = performance.now() - t0;
-		// The pause, then 1 s reads of the CPU until the budget was spent: 0.4 + 2 × 1 s.
-		assert.ok(firstMs >= 1900, `waited ${firstMs.toFixed(0)} ms`);
+		// The pause, then 1 s reads of the CPU until the budget was spent: 1 + 2 × 1 s.
+		assert.ok(firstMs >= 2900, `waited ${firstMs.toFixed(0)} ms`);
 		assert.equal(waits.length, 1);
-		assert.ok(waits[0]! >= 50, `the spinning process at ${waits[0]!.toFixed(0)}%`);
-		assert.equal(pause.totals.roundsWaited, 1);
-		assert.equal(pause.totals.roundsSaturated, 1);
+		assert.ok(waits[0]! >= SATURATED_PERCENT, `the spinning process at ${waits[0]!.toFixed(0)}%`);
+		assert.equal(pause.totals.pausesWaited, 1);
+		assert.equal(pause.totals.pausesSaturated, 1);
 		assert.ok(pause.totals.waitedSeconds >= 1.5, `waitedSeconds ${pause.totals.waitedSeconds}`);
 
 		// The budget is spent: the next round only pauses, and is counted saturated again.
 		const t1 = performance.now();
 		await pause.beforeRound();
 		const secondMs = performance.now() - t1;
-		assert.ok(secondMs < 1000, `second pause ${secondMs.toFixed(0)} ms`);
+		assert.ok(secondMs < 2000, `second pause ${secondMs.toFixed(0)} ms`);
 		assert.equal(waits.length, 1);
-		assert.deepEqual(pause.totals, { roundsWaited: 1, roundsSaturated: 2, waitedSeconds: pause.totals.waitedSeconds });
+		assert.deepEqual(pause.totals, { pausesWaited: 1, pausesSaturated: 2, waitedSeconds: pause.totals.waitedSeconds });
 	} finally {
 		await stop(spinning);
 	}
@@ -53,13 +58,13 @@ test('a round waits for a saturated worker within the budget, then counts the ro
 test('a round after an idle worker only pauses', { timeout: 30_000 }, async () => {
 	const idle = await start('setTimeout(() => {}, 60_000)');
 	try {
-		const pause = new RoundPause({ workerPids: [idle.pid], pauseMs: 400, saturatedPercent: 50, budgetMs: 10_000, onWait: () => assert.fail('waited for an idle process') });
+		const pause = new RoundPause({ workerPids: [idle.pid], pauseMs: PAUSE_MS, saturatedPercent: SATURATED_PERCENT, budgetMs: 10_000, onWait: () => assert.fail('waited for an idle process') });
 		const t0 = performance.now();
 		await pause.beforeRound();
 		await pause.beforeRound();
 		const ms = performance.now() - t0;
-		assert.ok(ms >= 790 && ms < 2000, `two pauses took ${ms.toFixed(0)} ms`);
-		assert.deepEqual(pause.totals, { roundsWaited: 0, roundsSaturated: 0, waitedSeconds: 0 });
+		assert.ok(ms >= 1990 && ms < 4000, `two pauses took ${ms.toFixed(0)} ms`);
+		assert.deepEqual(pause.totals, { pausesWaited: 0, pausesSaturated: 0, waitedSeconds: 0 });
 	} finally {
 		await stop(idle);
 	}
@@ -69,13 +74,13 @@ test('a worker that gets below saturation ends the wait early', { timeout: 30_00
 	// Spins for 1.5 s, then idles: the wait ends at the first 1 s read after that, long before the budget.
 	const spinning = await start('const end = Date.now() + 1500; while (Date.now() < end) {} setTimeout(() => {}, 60_000)');
 	try {
-		const pause = new RoundPause({ workerPids: [spinning.pid], pauseMs: 400, saturatedPercent: 50, budgetMs: 20_000 });
+		const pause = new RoundPause({ workerPids: [spinning.pid], pauseMs: PAUSE_MS, saturatedPercent: SATURATED_PERCENT, budgetMs: 20_000 });
 		const t0 = performance.now();
 		await pause.beforeRound();
 		const ms = performance.now() - t0;
 		assert.ok(ms < 6000, `waited ${ms.toFixed(0)} ms of a 20 s budget`);
-		assert.equal(pause.totals.roundsWaited, 1);
-		assert.equal(pause.totals.roundsSaturated, 0);
+		assert.equal(pause.totals.pausesWaited, 1);
+		assert.equal(pause.totals.pausesSaturated, 0);
 	} finally {
 		await stop(spinning);
 	}

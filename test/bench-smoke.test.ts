@@ -63,8 +63,8 @@ async function smoke(sink: 'native' | 'node'): Promise<void> {
 	assert.equal(size.settledBelowSaturation, true);
 	assert.equal(typeof size.settledWorkerCpuPercent, 'number');
 	assert.ok((size.settledWorkerCpuPercent as number) < 90, `settledWorkerCpuPercent ${String(size.settledWorkerCpuPercent)}`);
-	// Nor did it saturate between rounds: no round waited for it.
-	assert.deepEqual([size.roundsWaited, size.roundsSaturated, size.waitedSeconds], [0, 0, 0]);
+	// Nor did it saturate between measurements: no pause waited for it.
+	assert.deepEqual([size.pausesWaited, size.pausesSaturated, size.waitedSeconds], [0, 0, 0]);
 	assert.equal(size.producers, 4);
 	assert.equal(size.consumers, 12);
 	// The sink got the forwarded media (12 consumers of opus and VP8: hundreds of packets a second).

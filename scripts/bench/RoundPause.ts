@@ -14,12 +14,15 @@ export type RoundPauseOptions = {
 	onWait?: (workerCpuPercent: number) => void;
 };
 
-/** What the pauses before a run's rounds came to. */
+/**
+ * What the pauses before a run's measurements came to (one before each round of four, and one
+ * before each of the one-scrape and two-scrape measurements).
+ */
 export type RoundPauseTotals = {
-	/** Rounds that started only after waiting for the worker to get below saturation. */
-	roundsWaited: number;
-	/** Rounds that started with the worker still saturated (the wait's budget was spent). */
-	roundsSaturated: number;
+	/** Pauses that waited for the worker to get below saturation. */
+	pausesWaited: number;
+	/** Pauses after which the measurement started with the worker still saturated (the wait's budget was spent). */
+	pausesSaturated: number;
 	/** All the waiting, s. */
 	waitedSeconds: number;
 };
@@ -36,7 +39,7 @@ export type RoundPauseTotals = {
  */
 export class RoundPause {
 	readonly #options: RoundPauseOptions;
-	readonly #totals: RoundPauseTotals = { roundsWaited: 0, roundsSaturated: 0, waitedSeconds: 0 };
+	readonly #totals: RoundPauseTotals = { pausesWaited: 0, pausesSaturated: 0, waitedSeconds: 0 };
 	#budgetMs: number;
 
 	constructor(options: RoundPauseOptions) {
@@ -55,10 +58,10 @@ export class RoundPause {
 			while (cpu >= saturatedPercent && performance.now() - start < this.#budgetMs) cpu = await this.#workerCpuOver(1000);
 			const waitedMs = performance.now() - start;
 			this.#budgetMs = Math.max(0, this.#budgetMs - waitedMs);
-			this.#totals.roundsWaited++;
+			this.#totals.pausesWaited++;
 			this.#totals.waitedSeconds += waitedMs / 1000;
 		}
-		if (cpu >= saturatedPercent) this.#totals.roundsSaturated++;
+		if (cpu >= saturatedPercent) this.#totals.pausesSaturated++;
 	}
 
 	get totals(): RoundPauseTotals {

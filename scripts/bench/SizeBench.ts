@@ -276,7 +276,7 @@ export class SizeBench {
 				await pause.beforeRound();
 				await pairSteps[step]!();
 			}
-			progress(`${label}: round ${round + 1}: one scrape ${oneMs.at(-1)!.toFixed(0)} ms (headers at ${oneFirstByteMs.toFixed(0)}, server CPU ${oneCpuMs.at(-1)!.toFixed(0)} ms), two at once ${twoMs.at(-1)!.toFixed(0)} ms (${twoFirstByteMs.toFixed(0)}, ${twoCpuMs.at(-1)!.toFixed(0)} ms)`);
+			progress(`${label}: round ${round + 1}: one scrape ${oneMs.at(-1)!.toFixed(0)} ms (headers at ${oneFirstByteMs.toFixed(0)}, server CPU ${oneCpuMs.at(-1)!.toFixed(0)} ms), two at once ${twoMs.at(-1)!.toFixed(0)} ms (headers at ${twoFirstByteMs.toFixed(0)}, server CPU ${twoCpuMs.at(-1)!.toFixed(0)} ms)`);
 		}
 
 		// Loss and CPU: windows without and with a scrape every second, in A-B-B-A order.
@@ -452,7 +452,6 @@ async function timed(body: () => Promise<unknown>): Promise<number> {
 	await body();
 	return performance.now() - t0;
 }
-
 
 /** The 95% interval of median(numerators) / median(denominators), resampling rounds (index i of both). */
 function interval(numerators: readonly number[], denominators: readonly number[]): [number, number] {
