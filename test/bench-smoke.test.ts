@@ -49,16 +49,16 @@ async function smoke(sink: 'native' | 'node'): Promise<void> {
 	}
 	// The per-round ratios: medians of ratios of positive times.
 	for (const field of roundRatios) assert.ok((size[field] as number) > 0, `${field} is ${JSON.stringify(size[field])}`);
-	// The 95% intervals of the three target ratios: two finite numbers, low to high, around the figure.
-	for (const [field, figure] of [
-		['sequentialToExporterCi95', (size.sequentialP50Ms as number) / (size.exporterP50Ms as number)],
-		['exporterToFloorCi95', (size.exporterP50Ms as number) / (size.floorP50Ms as number)],
-		['concurrentScrapesCi95', size.concurrentScrapesRatio as number]
-	] as const) {
-		const [low, high] = size[field] as [number, number];
-		assert.ok(Number.isFinite(low) && Number.isFinite(high) && low > 0 && low <= high, `${field} ${JSON.stringify(size[field])}`);
-		assert.ok(low <= figure * 1.001 && figure <= high * 1.001, `${field} ${JSON.stringify(size[field])} around ${figure}`);
+	// The 95% intervals of the three target ratios: two positive finite numbers, low to high (what
+	// they hold is test/bench-bootstrap.test.ts's; 3 rounds make them wide).
+	for (const field of ['sequentialToExporterCi95', 'exporterToFloorCi95', 'concurrentScrapesCi95']) {
+		const interval = size[field] as [number, number];
+		assert.ok(Array.isArray(interval) && interval.length === 2, `${field} ${JSON.stringify(interval)}`);
+		const [low, high] = interval;
+		assert.ok(Number.isFinite(low) && Number.isFinite(high) && low > 0 && low <= high, `${field} ${JSON.stringify(interval)}`);
 	}
+	// Two scrapes at once shared their sweep in at most every round (a count, not a promise).
+	assert.ok(Number.isInteger(size.concurrentScrapesSharingOneSweep) && (size.concurrentScrapesSharingOneSweep as number) <= 3);
 	// At 4/12 the worker is nowhere near saturation: it settled below it, and said with what CPU.
 	assert.equal(size.settledBelowSaturation, true);
 	assert.equal(typeof size.settledWorkerCpuPercent, 'number');

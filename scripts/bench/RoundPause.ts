@@ -4,13 +4,13 @@ import { procStat } from './procStat.js';
 export type RoundPauseOptions = {
 	/** The mediasoup workers whose forwarding is watched. */
 	workerPids: readonly number[];
-	/** The least pause before a round (ms). */
+	/** The least pause (ms). */
 	pauseMs: number;
 	/** At or above this share of a core (%) the worker is saturated by its forwarding. */
 	saturatedPercent: number;
-	/** How long all rounds together may wait for the worker to get below saturation (ms); 0: never wait. */
+	/** How long all pauses together may wait for the worker to get below saturation (ms); 0: never wait. */
 	budgetMs: number;
-	/** Told when a round starts waiting, with the worker's CPU (%). */
+	/** Told when a pause starts waiting, with the worker's CPU (%). */
 	onWait?: (workerCpuPercent: number) => void;
 };
 
@@ -28,14 +28,14 @@ export type RoundPauseTotals = {
 };
 
 /**
- * The pause before each round of a size not meant to saturate: at least `pauseMs`, and then, while
- * the worker's forwarding alone takes `saturatedPercent` of a core or more, until it takes less (a
- * second at a time, within one budget for the run). This machine's host at times runs a vCPU at a
- * third of its speed for minutes; a worker on it saturates, and rounds taken then measure the
- * saturated case (single sequential sweeps of 35-87 s instead of 1.5-2.5 s, floors of 2-8 s instead
- * of 0.2-0.4 s, in the same run), which `--saturate` measures on purpose. The second half of the
- * pause is the window the worker's CPU is read over: the first lets it catch up on the packets the
- * last round's sweeps held back.
+ * The pause before each round (and before each one-scrape and two-scrape measurement): at least
+ * `pauseMs`, and then, while the worker's forwarding alone takes `saturatedPercent` of a core or
+ * more, until it takes less (a second at a time, within one budget for the size; none for a size
+ * meant to saturate). This machine's host at times runs a vCPU at a third of its speed for minutes;
+ * a worker on it saturates, and rounds taken then measure the saturated case (single sequential
+ * sweeps of 35-87 s instead of 1.5-2.5 s, floors of 2-15 s instead of 0.2-0.8 s, in the same run),
+ * which `--saturate` measures on purpose. The second half of the pause is the window the worker's
+ * CPU is read over: the first lets it catch up on the packets the last measurement held back.
  */
 export class RoundPause {
 	readonly #options: RoundPauseOptions;

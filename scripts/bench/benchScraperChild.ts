@@ -20,7 +20,8 @@ function scrape(url: string, accept?: string): Promise<ScrapeTiming> {
 		const request = http.get(url, { headers: accept ? { accept } : {}, agent: false }, (response) => {
 			const firstByteMs = performance.now() - t0;
 			let bytes = 0;
-			// The exporter's own families come last: the last two chunks hold its timed-out flag and its count of sweeps.
+			// The exporter's own families come last: the last two chunks hold its timed-out flag and
+			// its count of sweeps.
 			let previous: Buffer | undefined;
 			let last: Buffer | undefined;
 			response.on('data', (chunk: Buffer) => {
