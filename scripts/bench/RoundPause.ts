@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { procStat } from './procStat.js';
+import { procStatSum } from './procStat.js';
 
 export type RoundPauseOptions = {
 	/** The mediasoup workers whose forwarding is watched. */
@@ -70,10 +70,9 @@ export class RoundPause {
 
 	/** The workers' CPU over the next `ms` (% of a core), from the kernel's counters. */
 	async #workerCpuOver(ms: number): Promise<number> {
-		const cpuMs = (): number => this.#options.workerPids.reduce((sum, pid) => sum + procStat(pid).cpuMs, 0);
-		const before = cpuMs();
+		const before = procStatSum(this.#options.workerPids).cpuMs;
 		const t0 = performance.now();
 		await sleep(ms);
-		return 100 * (cpuMs() - before) / (performance.now() - t0);
+		return 100 * (procStatSum(this.#options.workerPids).cpuMs - before) / (performance.now() - t0);
 	}
 }

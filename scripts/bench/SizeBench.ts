@@ -10,7 +10,7 @@ import { BenchScraper } from './BenchScraper.js';
 import type { ScrapeTiming } from './benchScraperChild.js';
 import { planTopology, type BenchSize } from './BenchTopology.js';
 import type { LoadTotals, SinkKind } from './benchLoadMessages.js';
-import { procStat } from './procStat.js';
+import { procStatSum } from './procStat.js';
 import { bootstrapInterval, quantile } from './bootstrap.js';
 import { RoundPause, type RoundPauseTotals } from './RoundPause.js';
 import { SATURATED_WORKER_PERCENT, settleWorker } from './WorkerSettle.js';
@@ -181,8 +181,9 @@ export class SizeBench {
 		const joined = await load.join({ url: server.appUrl, rooms: topology.rooms, videoKbps: this.#options.videoKbps, joinConcurrency: JOIN_CONCURRENCY, sinkSockets: SINK_SOCKETS, sink: this.#options.sink });
 		if (joined.failures > 0) throw new Error(`${label}: ${joined.failures} joins failed, first: ${joined.firstError}`);
 		await this.#waitForMedia(label, topology.consumers);
+		const workerPids = server.workerPool.workers.map((w) => w.pid);
 		const settled = await settleWorker({
-			pids: server.workerPool.workers.map((w) => w.pid), minMs: topology.consumers * SETTLE_MIN_MS_PER_CONSUMER, saturate: this.#options.saturate, label, progress
+			pids: workerPids, minMs: topology.consumers * SETTLE_MIN_MS_PER_CONSUMER, saturate: this.#options.saturate, label, progress
 		});
 
 		const { objects, exporterRequests } = this.#statsTargets();
@@ -194,7 +195,7 @@ export class SizeBench {
 		// A saturated worker makes a sequential sweep take minutes: one round tells enough there.
 		const rounds = this.#options.saturate ? Math.min(scrapes, SATURATED_ROUNDS) : scrapes;
 		const pause = new RoundPause({
-			workerPids: server.workerPool.workers.map((w) => w.pid),
+			workerPids,
 			pauseMs: ROUND_PAUSE_MS,
 			saturatedPercent: SATURATED_WORKER_PERCENT,
 			budgetMs: this.#options.saturate ? 0 : ROUNDS_UNSATURATE_MAX_MS,
@@ -370,8 +371,7 @@ export class SizeBench {
 
 	async #usage(): Promise<Usage> {
 		const cpu = process.cpuUsage();
-		let workerMs = 0;
-		for (const worker of this.#server!.workerPool.workers) workerMs += procStat(worker.pid).cpuMs;
+		const workerMs = procStatSum(this.#server!.workerPool.workers.map((w) => w.pid)).cpuMs;
 		return { at: performance.now(), nodeMs: (cpu.user + cpu.system) / 1000, workerMs, load: await this.#load!.totals() };
 	}
 

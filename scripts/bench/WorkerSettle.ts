@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { procStat } from './procStat.js';
+import { procStatSum } from './procStat.js';
 
 /**
  * A worker this busy forwarding alone is saturated: a size not meant to saturate waits for less,
@@ -36,17 +36,7 @@ export type SettleOptions = {
  * instead of two seconds, and that is another measurement (`--saturate`).
  */
 export async function settleWorker({ pids, minMs, saturate, label, progress }: SettleOptions): Promise<{ seconds: number; workerCpuPercent: number }> {
-	const sample = (): { at: number; cpuMs: number; rssBytes: number } => {
-		const at = performance.now();
-		let cpuMs = 0;
-		let rssBytes = 0;
-		for (const pid of pids) {
-			const stat = procStat(pid);
-			cpuMs += stat.cpuMs;
-			rssBytes += stat.rssBytes;
-		}
-		return { at, cpuMs, rssBytes };
-	};
+	const sample = (): { at: number; cpuMs: number; rssBytes: number } => ({ at: performance.now(), ...procStatSum(pids) });
 	const start = performance.now();
 	let previous = sample();
 	let previousCpu: number | undefined;

@@ -1,3 +1,6 @@
+// The project's seeded PRNG; it lives with the tests, and the bench runs from a checkout like them.
+import { SeededRandom } from '../../test/support/SeededRandom.js';
+
 /** The q-quantile of `values` (linear between the two nearest ranks); 0 for none. */
 export function quantile(values: readonly number[], q: number): number {
 	if (values.length === 0) return 0;
@@ -18,24 +21,12 @@ export function quantile(values: readonly number[], q: number): number {
  */
 export function bootstrapInterval<T>(rounds: readonly T[], statistic: (sample: readonly T[]) => number, { resamples = 2000, seed = 1 }: { resamples?: number; seed?: number } = {}): [number, number] {
 	if (rounds.length === 0) return [0, 0];
-	const random = mulberry32(seed);
+	const random = new SeededRandom(seed);
 	const values: number[] = [];
 	const sample: T[] = new Array<T>(rounds.length);
 	for (let r = 0; r < resamples; r++) {
-		for (let i = 0; i < rounds.length; i++) sample[i] = rounds[Math.floor(random() * rounds.length)]!;
+		for (let i = 0; i < rounds.length; i++) sample[i] = random.pick(rounds);
 		values.push(statistic(sample));
 	}
 	return [quantile(values, 0.025), quantile(values, 0.975)];
-}
-
-/** A small seeded PRNG (Mulberry32): uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-	let state = seed >>> 0;
-	return () => {
-		state = (state + 0x6d2b79f5) >>> 0;
-		let t = state;
-		t = Math.imul(t ^ (t >>> 15), t | 1);
-		t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-		return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-	};
 }

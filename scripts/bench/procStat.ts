@@ -19,3 +19,15 @@ export function procStat(pid: number): { cpuMs: number; rssBytes: number } {
 		rssBytes: Number(fields[21]) * PAGE_SIZE
 	};
 }
+
+/** procStat() summed over `pids` (the mediasoup workers of a server). */
+export function procStatSum(pids: readonly number[]): { cpuMs: number; rssBytes: number } {
+	let cpuMs = 0;
+	let rssBytes = 0;
+	for (const pid of pids) {
+		const stat = procStat(pid);
+		cpuMs += stat.cpuMs;
+		rssBytes += stat.rssBytes;
+	}
+	return { cpuMs, rssBytes };
+}

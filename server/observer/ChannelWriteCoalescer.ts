@@ -5,9 +5,8 @@ import type { Writable } from 'node:stream';
  * Channel.request() writes each request to the worker's channel socket at once: a stats sweep's
  * 2,200 getStats() calls at 200/2000 are 2,200 write() system calls from this process, and the
  * worker, which answers between RTP packets, reads them in as many small pieces as arrive. Corked
- * for the rest of the tick,
- * the requests of one burst (the first batch of a request, then those sent as a burst of answers
- * is read) go out in one writev(). Measured at 200/2000 with media flowing: a scrape's sweep left
+ * for the rest of the tick, the requests of one burst (the first batch of a request, then those
+ * sent as a burst of answers is read) go out in one writev(). Measured at 200/2000 with media flowing: a scrape's sweep left
  * in ~24 writes instead of ~2,200, and the scrape took 0.80x as long (prom.md, "Requests written
  * together").
  *
