@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FromScraper, ScrapeTiming } from './benchScraperChild.js';
+import type { FromScraper, ScrapeTiming, ToScraper } from './benchScraperChild.js';
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'benchScraperChild.ts');
 const SCRAPE_TIMEOUT_MS = 120_000;
@@ -10,7 +10,7 @@ const SCRAPE_TIMEOUT_MS = 120_000;
 export class BenchScraper {
 	readonly #child: ChildProcess;
 	readonly #url: string;
-	readonly #pending = new Map<number, { resolve: (r: ScrapeTiming[]) => void; reject: (e: Error) => void }>();
+	readonly #pending = new Map<number, { resolve: (r: ScrapeTiming) => void; reject: (e: Error) => void }>();
 	#nextId = 1;
 
 	constructor(url: string) {
@@ -20,7 +20,7 @@ export class BenchScraper {
 			const pending = this.#pending.get(message.id);
 			if (!pending) return;
 			this.#pending.delete(message.id);
-			if (message.type === 'scraped') pending.resolve(message.results);
+			if (message.type === 'scraped') pending.resolve(message.result);
 			else pending.reject(new Error(message.message));
 		});
 		this.#child.on('exit', (code, signal) => {
@@ -30,15 +30,7 @@ export class BenchScraper {
 	}
 
 	/** One scrape. */
-	async scrape(): Promise<ScrapeTiming> {
-		return (await this.#ask(1))[0]!;
-	}
-
-	close(): void {
-		if (this.#child.connected) this.#child.disconnect();
-	}
-
-	#ask(count: number): Promise<ScrapeTiming[]> {
+	scrape(): Promise<ScrapeTiming> {
 		const id = this.#nextId++;
 		return new Promise((resolve, reject) => {
 			const timer = setTimeout(() => {
@@ -49,7 +41,11 @@ export class BenchScraper {
 				resolve: (r) => { clearTimeout(timer); resolve(r); },
 				reject: (e) => { clearTimeout(timer); reject(e); }
 			});
-			this.#child.send({ type: 'scrape', id, url: this.#url, count });
+			this.#child.send({ type: 'scrape', id, url: this.#url } satisfies ToScraper);
 		});
+	}
+
+	close(): void {
+		if (this.#child.connected) this.#child.disconnect();
 	}
 }
