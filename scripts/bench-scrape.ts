@@ -84,7 +84,7 @@ function sinkKind(text: string): SinkKind {
 function table(results: readonly SizeResult[]): string {
 	const columns: [string, (r: SizeResult) => string][] = [
 		['producers/consumers', (r) => `${r.producers}/${r.consumers}${r.saturate ? ' (saturated)' : ''}`],
-		['exporter p50 ms', (r) => r.exporterP50Ms.toFixed(1)],
+		['exporter p50 ms (cut at the deadline)', (r) => `${r.exporterP50Ms.toFixed(1)}${r.measuredScrapesTimedOut ? ` (${r.measuredScrapesTimedOut} cut)` : ''}`],
 		['p95 ms', (r) => r.exporterP95Ms.toFixed(1)],
 		['sequential p50 ms', (r) => `${r.sequentialCapped ? '> ' : ''}${r.sequentialP50Ms.toFixed(1)}`],
 		['floor p50 ms', (r) => r.floorP50Ms.toFixed(1)],

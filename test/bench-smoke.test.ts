@@ -65,6 +65,10 @@ async function smoke(sink: 'native' | 'node'): Promise<void> {
 	assert.ok((size.settledWorkerCpuPercent as number) < 90, `settledWorkerCpuPercent ${String(size.settledWorkerCpuPercent)}`);
 	// Nor did it saturate between measurements: no pause waited for it.
 	assert.deepEqual([size.pausesWaited, size.pausesSaturated, size.waitedSeconds], [0, 0, 0]);
+	// No measured scrape was cut at the deadline, and the body is a whole one (4 producers and 12
+	// consumers with their families: tens of kilobytes).
+	assert.equal(size.measuredScrapesTimedOut, 0);
+	assert.ok((size.bodyBytes as number) > 20_000, `bodyBytes ${String(size.bodyBytes)}`);
 	assert.equal(size.producers, 4);
 	assert.equal(size.consumers, 12);
 	// The sink got the forwarded media (12 consumers of opus and VP8: hundreds of packets a second).

@@ -96,6 +96,12 @@ export type SizeResult = {
 	/** Slowest scrape of the scrape-every-second windows, and how many said they timed out. */
 	maxScrapeMs: number;
 	timedOutScrapes: number;
+	/**
+	 * Scrapes of the measured rounds (the exporter's, and one and two at once) cut at the deadline:
+	 * they answered in time with part of the stats, so their time is less than a whole sweep's.
+	 */
+	measuredScrapesTimedOut: number;
+	/** The largest whole body of the measured rounds (a cut one only if every one was cut). */
 	bodyBytes: number;
 } & RoundPauseTotals;
 
@@ -206,10 +212,19 @@ export class SizeBench {
 		const sequentialMs: number[] = [];
 		const floorMs: number[] = [];
 		const requestsMs: number[] = [];
-		let bodyBytes = 0;
+		let wholeBodyBytes = 0;
+		let cutBodyBytes = 0;
+		let measuredScrapesTimedOut = 0;
+		const measured = (s: ScrapeTiming): ScrapeTiming => {
+			if (s.timedOut) {
+				measuredScrapesTimedOut++;
+				cutBodyBytes = Math.max(cutBodyBytes, s.bytes);
+			} else wholeBodyBytes = Math.max(wholeBodyBytes, s.bytes);
+			return s;
+		};
 		let sequentialCapped = false;
 		const steps = [
-			async () => { const s = await scraper.scrape(); exporterMs.push(s.ms); bodyBytes = s.bytes; },
+			async () => { exporterMs.push(measured(await scraper.scrape()).ms); },
 			async () => {
 				// Capped on a saturated worker, where it takes minutes: the figure is then a lower bound.
 				const cap = this.#options.saturate ? performance.now() + SATURATED_SEQUENTIAL_CAP_MS : Infinity;
@@ -255,14 +270,14 @@ export class SizeBench {
 		const pairSteps = [
 			async () => {
 				oneCpuMs.push(await cpuOf(async () => {
-					const one = await scraper.scrape();
+					const one = measured(await scraper.scrape());
 					oneMs.push(one.ms);
 					oneFirstByteMs = one.firstByteMs;
 				}));
 			},
 			async () => {
 				twoCpuMs.push(await cpuOf(async () => {
-					const both = await Promise.all([scraper.scrape(), otherScraper.scrape()]);
+					const both = (await Promise.all([scraper.scrape(), otherScraper.scrape()])).map(measured);
 					twoMs.push(Math.max(...both.map((s) => s.ms)));
 					twoFirstByteMs = Math.max(...both.map((s) => s.firstByteMs));
 					if (both[0]!.sweeps === both[1]!.sweeps) pairsSharingOneSweep++;
@@ -330,7 +345,8 @@ export class SizeBench {
 			scrapeTimeoutMs: config.prometheus.scrapeTimeoutMs,
 			maxScrapeMs: round1(Math.max(0, ...withScrapes.map((s) => s.ms))),
 			timedOutScrapes: withScrapes.filter((s) => s.timedOut).length,
-			bodyBytes,
+			measuredScrapesTimedOut,
+			bodyBytes: wholeBodyBytes || cutBodyBytes,
 			...pause.totals
 		};
 	}
