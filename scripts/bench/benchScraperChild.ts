@@ -87,20 +87,21 @@ function scrape(url: string): Promise<ScrapeTiming> {
 			if (bytes >= contentLength) finish();
 		};
 		const onHead = (chunk: Buffer): void => {
-			head = Buffer.concat([head!, chunk]);
-			const end = head.indexOf('\r\n\r\n');
+			// `chunk` is the reused read buffer: kept across reads only as a copy, read in place otherwise.
+			const whole = head!.length === 0 ? chunk : Buffer.concat([head!, chunk]);
+			const end = whole.indexOf('\r\n\r\n');
 			if (end < 0) {
-				if (head.length > HEAD_LIMIT_BYTES) finish(new Error(`GET ${url}: no end of headers in ${head.length} bytes`));
+				if (whole.length > HEAD_LIMIT_BYTES) finish(new Error(`GET ${url}: no end of headers in ${whole.length} bytes`));
+				else head = whole === chunk ? Buffer.from(chunk) : whole;
 				return;
 			}
-			const lines = head.toString('latin1', 0, end).split('\r\n');
+			const lines = whole.toString('latin1', 0, end).split('\r\n');
 			status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(lines[0]!)?.[1] ?? 0);
 			const length = lines.find((line) => /^content-length:/i.test(line));
 			if (!length) return finish(new Error(`GET ${url}: ${status}, no Content-Length (the exporter always sends one)`));
 			contentLength = Number(length.slice(length.indexOf(':') + 1).trim());
-			const rest = Buffer.from(head.subarray(end + 4));
 			head = undefined;
-			onBody(rest);
+			onBody(whole.subarray(end + 4));
 		};
 		const socket = net.connect({
 			host: target.hostname,

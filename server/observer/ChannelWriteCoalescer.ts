@@ -6,9 +6,9 @@ import type { Writable } from 'node:stream';
  * 2,200 getStats() calls at 200/2000 are 2,200 write() system calls from this process, and the
  * worker, which answers between RTP packets, reads them in as many small pieces as arrive. Corked
  * for the rest of the tick, the requests of one burst (the first batch of a request, then those
- * sent as a burst of answers is read) go out in one writev(). Measured at 200/2000 with media flowing: a scrape's sweep left
- * in ~24 writes instead of ~2,200, and the scrape took 0.80x as long (prom.md, "Requests written
- * together").
+ * sent as a burst of answers is read) go out in one writev(). Measured at 200/2000 with media
+ * flowing: a scrape's sweep left in ~24 writes instead of ~2,200, and the scrape took 0.80x as
+ * long (prom.md, "Requests written together").
  *
  * mediasoup has no public handle on that socket: this reads its private `_channel._producerSocket`
  * (mediasoup is pinned to 3.8.4, the worker binary's version), checks its shape, and does nothing
