@@ -17,10 +17,20 @@ import { SizeBench, type SizeResult } from './bench/SizeBench.js';
 import { latencyChart } from './bench/LatencyChart.js';
 import type { SinkKind } from './bench/benchLoadMessages.js';
 
-const usage = `usage: scripts/bench-scrape [--sizes 50/500,100/1000,200/2000] [--scrapes N] [--json] [--saturate]
+/**
+ * Pair rounds (one scrape, then two at once, or the other way round) per measured scrape. Their
+ * ratio is the smallest effect the bench reads (a target of 1.1, a true cost of a few percent) and
+ * each of its sweeps varies 0.5-3x on a busy machine: at 200/2000, 20 rounds gave 95% intervals
+ * 0.64-2.1 wide (seven runs), 50 rounds 0.50 (one). A pair round costs about three seconds there, a round of the four
+ * sweeps up to tens.
+ */
+const PAIR_ROUNDS_PER_SCRAPE = 3;
+
+const usage = `usage: scripts/bench-scrape [--sizes 50/500,100/1000,200/2000] [--scrapes N] [--pair-rounds N] [--json] [--saturate]
                            [--window-seconds S] [--video-kbps N] [--scrape-timeout-ms MS] [--sink native|node] [--chart FILE]
   --sizes P/C,...       producers/consumers per size (default 50/500,100/1000,200/2000)
   --scrapes N           scrapes (and sweeps) measured per size, at least 1 (default 20)
+  --pair-rounds N       rounds of one scrape and two at once per size (default: 3 x --scrapes)
   --json                print one JSON document on stdout instead of the table; no chart
   --saturate            add a size that saturates the worker (--saturate-size, default 280/2800)
   --saturate-size P/C   the saturating size
@@ -32,7 +42,7 @@ const usage = `usage: scripts/bench-scrape [--sizes 50/500,100/1000,200/2000] [-
   --chart FILE          where the SVG goes (default scripts/bench-results/scrape-latency.svg)`;
 
 type Options = {
-	sizes: BenchSize[]; scrapes: number; json: boolean; saturateSize?: BenchSize; windowSeconds: number;
+	sizes: BenchSize[]; scrapes: number; pairRounds: number; json: boolean; saturateSize?: BenchSize; windowSeconds: number;
 	videoKbps: number; scrapeTimeoutMs?: number; sink: SinkKind; chart: string;
 };
 
@@ -41,6 +51,7 @@ function parseOptions(): Options {
 		options: {
 			sizes: { type: 'string', default: '50/500,100/1000,200/2000' },
 			scrapes: { type: 'string', default: '20' },
+			'pair-rounds': { type: 'string' },
 			json: { type: 'boolean', default: false },
 			saturate: { type: 'boolean', default: false },
 			'saturate-size': { type: 'string', default: '280/2800' },
@@ -66,6 +77,7 @@ function parseOptions(): Options {
 	return {
 		sizes: parseSizes(values.sizes),
 		scrapes,
+		pairRounds: values['pair-rounds'] !== undefined ? integer('pair-rounds', values['pair-rounds'], 1, 10_000) : PAIR_ROUNDS_PER_SCRAPE * scrapes,
 		json: values.json,
 		saturateSize: values.saturate ? parseSizes(values['saturate-size'])[0] : undefined,
 		windowSeconds: values['window-seconds'] !== undefined ? integer('window-seconds', values['window-seconds'], 2, 3600) : Math.max(2, scrapes),
@@ -136,7 +148,7 @@ async function main(): Promise<number> {
 	const results: SizeResult[] = [];
 	for (const { size, saturate } of runs) {
 		const bench = new SizeBench({
-			size, saturate, scrapes: options.scrapes, windowSeconds: options.windowSeconds, videoKbps: options.videoKbps,
+			size, saturate, scrapes: options.scrapes, pairRounds: options.pairRounds, windowSeconds: options.windowSeconds, videoKbps: options.videoKbps,
 			scrapeTimeoutMs: options.scrapeTimeoutMs, sink: options.sink, progress
 		});
 		const result = await bench.run();
@@ -147,11 +159,11 @@ async function main(): Promise<number> {
 	}
 	const loadAverage = { before: round2(loadBefore), after: round2(os.loadavg()[0]!), cores: os.availableParallelism() };
 	if (options.json) {
-		process.stdout.write(`${JSON.stringify({ sizes: results, loadAverage, scrapes: options.scrapes, windowSeconds: options.windowSeconds, videoKbps: options.videoKbps, sink: options.sink }, null, 2)}\n`);
+		process.stdout.write(`${JSON.stringify({ sizes: results, loadAverage, scrapes: options.scrapes, pairRounds: options.pairRounds, windowSeconds: options.windowSeconds, videoKbps: options.videoKbps, sink: options.sink }, null, 2)}\n`);
 		return 0;
 	}
 	process.stdout.write(`${table(results)}\n\nload average (1 min) ${loadAverage.before} before, ${loadAverage.after} after, ${loadAverage.cores} cores; ` +
-		`${options.scrapes} scrapes per size, loss windows ${options.windowSeconds} s each, video ${options.videoKbps} kbps, ${options.sink} RTP sink; loss in % of packets expected at the sink\n`);
+		`${options.scrapes} scrapes and ${options.pairRounds} pair rounds per size, loss windows ${options.windowSeconds} s each, video ${options.videoKbps} kbps, ${options.sink} RTP sink; loss in % of packets expected at the sink\n`);
 	const points = results.filter((r) => !r.saturate).map((r) => ({ consumers: r.consumers, exporterMs: r.exporterP50Ms, sequentialMs: r.sequentialP50Ms, floorMs: r.floorP50Ms }));
 	if (points.length > 0) {
 		fs.mkdirSync(path.dirname(options.chart), { recursive: true });

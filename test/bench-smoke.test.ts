@@ -29,18 +29,36 @@ function run(args: string[], timeoutMs: number): Promise<{ code: number | null; 
 	});
 }
 
-for (const sink of ['native', 'node'] as const) {
+// The native sink with the default pair rounds (three per scrape), the node sink with them given.
+for (const [sink, pairRounds] of [['native', undefined], ['node', 2]] as const) {
 	test(`scripts/bench-scrape --json at 4/12 reports every figure as a number (${sink} RTP sink)`, { timeout: 180_000 }, async () => {
-		await smoke(sink);
+		await smoke(sink, pairRounds);
 	});
 }
 
-async function smoke(sink: 'native' | 'node'): Promise<void> {
-	const { code, stdout, stderr } = await run(['--sizes', '4/12', '--scrapes', '3', '--window-seconds', '2', '--sink', sink, '--json'], 170_000);
+test('scripts/bench-scrape refuses a bad option with exit 2, says which, and starts nothing', { timeout: 60_000 }, async () => {
+	for (const bad of [['--pair-rounds', '0'], ['--pair-rounds', '2.5'], ['--scrapes', 'many']]) {
+		const { code, stdout, stderr } = await run([...bad, '--json'], 50_000);
+		assert.equal(code, 2, `${bad.join(' ')}: exit ${code}`);
+		assert.match(stderr, new RegExp(`bench-scrape: ${bad[0]}: expected an integer from 1 to 10000, got "${bad[1]}"`));
+		assert.match(stderr, /usage: scripts\/bench-scrape/);
+		assert.doesNotMatch(stderr, /\[bench-scrape\]/);
+		assert.equal(stdout, '');
+	}
+});
+
+async function smoke(sink: 'native' | 'node', pairRounds: number | undefined): Promise<void> {
+	const { code, stdout, stderr } = await run(['--sizes', '4/12', '--scrapes', '3', '--window-seconds', '2', '--sink', sink, '--json',
+		...(pairRounds === undefined ? [] : ['--pair-rounds', String(pairRounds)])], 170_000);
 	assert.equal(code, 0, `bench-scrape exited ${code}:\n${stderr}`);
-	const report = JSON.parse(stdout) as { sizes: Record<string, unknown>[]; sink: string };
+	const report = JSON.parse(stdout) as { sizes: Record<string, unknown>[]; sink: string; pairRounds: number };
 	assert.equal(report.sizes.length, 1);
 	assert.equal(report.sink, sink);
+	const expectedPairRounds = pairRounds ?? 9;
+	assert.equal(report.pairRounds, expectedPairRounds);
+	// One progress line per pair round, numbered 1 to pairRounds.
+	const pairLines = [...stderr.matchAll(/round (\d+): one scrape /g)].map((m) => Number(m[1]));
+	assert.deepEqual(pairLines, Array.from({ length: expectedPairRounds }, (_, i) => i + 1));
 	const [size] = report.sizes as [Record<string, unknown>];
 	const roundRatios = ['sequentialToExporterRoundsP50', 'exporterToFloorRoundsP50', 'sequentialToExporterRequestsRoundsP50', 'exporterToExporterRequestsRoundsP50', 'concurrentScrapesRoundsP50', 'concurrentScrapesServerCpuRatio'];
 	for (const field of [...FIELDS, 'exporterRequestsP50Ms', ...roundRatios]) {
@@ -58,7 +76,7 @@ async function smoke(sink: 'native' | 'node'): Promise<void> {
 		assert.ok(Number.isFinite(low) && Number.isFinite(high) && low > 0 && low <= high, `${field} ${JSON.stringify(interval)}`);
 	}
 	// Two scrapes at once shared their sweep in at most every round (a count, not a promise).
-	assert.ok(Number.isInteger(size.concurrentScrapesSharingOneSweep) && (size.concurrentScrapesSharingOneSweep as number) <= 3);
+	assert.ok(Number.isInteger(size.concurrentScrapesSharingOneSweep) && (size.concurrentScrapesSharingOneSweep as number) <= expectedPairRounds);
 	// At 4/12 the worker is nowhere near saturation: it settled below it, and said with what CPU.
 	assert.equal(size.settledBelowSaturation, true);
 	assert.equal(typeof size.settledWorkerCpuPercent, 'number');

@@ -108,6 +108,8 @@ export type SizeResult = {
 export type SizeBenchOptions = {
 	size: BenchSize;
 	scrapes: number;
+	/** Rounds of one scrape against two at once. */
+	pairRounds: number;
 	windowSeconds: number;
 	videoKbps: number;
 	saturate: boolean;
@@ -173,7 +175,7 @@ export class SizeBench {
 	}
 
 	async #run(): Promise<SizeResult> {
-		const { size, scrapes, progress } = this.#options;
+		const { size, scrapes, pairRounds, progress } = this.#options;
 		const label = `${size.producers}/${size.consumers}`;
 		const topology = planTopology(size);
 		this.#dir = fs.mkdtempSync(path.join(os.tmpdir(), 'msfu-bench-'));
@@ -250,7 +252,7 @@ export class SizeBench {
 			progress(`${label}: round ${round + 1}: exporter ${exporterMs.at(-1)!.toFixed(0)} ms, sequential ${sequentialMs.at(-1)!.toFixed(0)} ms, floor ${floorMs.at(-1)!.toFixed(0)} ms, requests alone ${requestsMs.at(-1)!.toFixed(0)} ms`);
 		}
 
-		progress(`${label}: ${scrapes} rounds of one scrape vs two at once`);
+		progress(`${label}: ${pairRounds} rounds of one scrape vs two at once`);
 		const oneMs: number[] = [];
 		const twoMs: number[] = [];
 		/** When the last response's headers came: the rest of `twoMs` is sending the body twice. */
@@ -284,7 +286,7 @@ export class SizeBench {
 				}));
 			}
 		];
-		for (let round = 0; round < scrapes; round++) {
+		for (let round = 0; round < pairRounds; round++) {
 			// Each first in every other round, and each after a pause as rounds above: 50 ms after a
 			// scrape, a scrape took longer (the worker still forwarding what the sweep held back, the
 			// garbage of the one before), which weighed on whichever came second.
