@@ -19,10 +19,10 @@ import type { SinkKind } from './bench/benchLoadMessages.js';
 
 /**
  * Pair rounds (one scrape, then two at once, or the other way round) per measured scrape. Their
- * ratio is the smallest effect the bench reads (a target of 1.1, a true cost of a few percent) and
- * each of its sweeps varies 0.5-3x on a busy machine: at 200/2000, 20 rounds gave 95% intervals
- * 0.64-2.1 wide (seven runs), 50 rounds 0.50 (one). A pair round costs about three seconds there, a round of the four
- * sweeps up to tens.
+ * ratio is the smallest effect the bench reads (a target of 1.1, a true cost of a few percent),
+ * and each of its sweeps varies 0.5-3x on a busy machine: at 200/2000, 20 rounds gave 95%
+ * intervals 0.64-2.1 wide (seven runs), 50 rounds 0.50 (one). A pair round costs about three
+ * seconds there, a round of the four sweeps up to tens.
  */
 const PAIR_ROUNDS_PER_SCRAPE = 3;
 
@@ -30,7 +30,8 @@ const usage = `usage: scripts/bench-scrape [--sizes 50/500,100/1000,200/2000] [-
                            [--window-seconds S] [--video-kbps N] [--scrape-timeout-ms MS] [--sink native|node] [--chart FILE]
   --sizes P/C,...       producers/consumers per size (default 50/500,100/1000,200/2000)
   --scrapes N           scrapes (and sweeps) measured per size, at least 1 (default 20)
-  --pair-rounds N       rounds of one scrape and two at once per size (default: 3 x --scrapes)
+  --pair-rounds N       rounds of one scrape and two at once per size, at least 1 (default: 3 x --scrapes;
+                        the saturating size takes at most --scrapes)
   --json                print one JSON document on stdout instead of the table; no chart
   --saturate            add a size that saturates the worker (--saturate-size, default 280/2800)
   --saturate-size P/C   the saturating size
