@@ -164,7 +164,7 @@ async function main(): Promise<number> {
 		return 0;
 	}
 	process.stdout.write(`${table(results)}\n\nload average (1 min) ${loadAverage.before} before, ${loadAverage.after} after, ${loadAverage.cores} cores; ` +
-		`${options.scrapes} scrapes and ${options.pairRounds} pair rounds per size, loss windows ${options.windowSeconds} s each, video ${options.videoKbps} kbps, ${options.sink} RTP sink; loss in % of packets expected at the sink\n`);
+		`${options.scrapes} scrapes and ${pairRoundsTaken(results)} pair rounds per size, loss windows ${options.windowSeconds} s each, video ${options.videoKbps} kbps, ${options.sink} RTP sink; loss in % of packets expected at the sink\n`);
 	const points = results.filter((r) => !r.saturate).map((r) => ({ consumers: r.consumers, exporterMs: r.exporterP50Ms, sequentialMs: r.sequentialP50Ms, floorMs: r.floorP50Ms }));
 	if (points.length > 0) {
 		fs.mkdirSync(path.dirname(options.chart), { recursive: true });
@@ -178,6 +178,13 @@ async function main(): Promise<number> {
 }
 
 const round2 = (v: number): number => Math.round(v * 100) / 100;
+
+/** The pair rounds the sizes took ("60", or "60 (280/2800: 20)" when a saturating size took fewer). */
+function pairRoundsTaken(results: readonly SizeResult[]): string {
+	const most = Math.max(...results.map((r) => r.pairRounds));
+	const fewer = results.filter((r) => r.pairRounds < most).map((r) => `${r.producers}/${r.consumers}: ${r.pairRounds}`);
+	return fewer.length === 0 ? String(most) : `${most} (${fewer.join(', ')})`;
+}
 
 main().then((code) => process.exit(code), (error: unknown) => {
 	process.stderr.write(`bench-scrape: ${(error as Error).stack ?? String(error)}\n`);

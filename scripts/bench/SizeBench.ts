@@ -68,6 +68,8 @@ export type SizeResult = {
 	sequentialToExporterCi95: [number, number];
 	exporterToFloorCi95: [number, number];
 	concurrentScrapesCi95: [number, number];
+	/** Rounds of one scrape against two at once this size took (a saturating size takes no more than its scrapes). */
+	pairRounds: number;
 	/** In how many of those rounds the two scrapes shared one sweep (their bodies' sweep counts are equal). */
 	concurrentScrapesSharingOneSweep: number;
 	nodeCpuMsPerScrape: number;
@@ -333,6 +335,7 @@ export class SizeBench {
 			sequentialToExporterCi95: interval(sequentialMs, exporterMs),
 			exporterToFloorCi95: interval(exporterMs, floorMs),
 			concurrentScrapesCi95: interval(twoMs, oneMs),
+			pairRounds: pairs,
 			concurrentScrapesSharingOneSweep: pairsSharingOneSweep,
 			nodeCpuMsPerScrape: round1(perScrape('nodeMs')),
 			workerCpuMsPerScrape: round1(perScrape('workerMs')),
