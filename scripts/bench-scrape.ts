@@ -21,7 +21,7 @@ import type { SinkKind } from './bench/benchLoadMessages.js';
  * Pair rounds (one scrape, then two at once, or the other way round) per measured scrape. Their
  * ratio is the smallest effect the bench reads (a target of 1.1, a true cost of a few percent),
  * and each of its sweeps varies 0.5-3x on a busy machine: at 200/2000, 20 rounds gave 95%
- * intervals 0.64-2.1 wide (seven runs), 60 rounds 0.33-0.50 (four). A pair round costs about
+ * intervals 0.64-2.1 wide (seven runs), 60 rounds 0.33-0.79 (six). A pair round costs about
  * three seconds there, a round of the four sweeps up to tens.
  */
 const PAIR_ROUNDS_PER_SCRAPE = 3;
