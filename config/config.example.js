@@ -21,9 +21,22 @@ export default {
 			logLevel: 'warn',
 			// mediasoup worker log tags, e.g. ['info', 'ice', 'dtls', 'rtp', 'srtp', 'rtcp'].
 			logTags: [],
-			// UDP/TCP port range for media (open it in your firewall).
-			rtcMinPort: 40000,
+			// Ports for transports that do not use the WebRtcServer below: the synthetic peers' plain
+			// transports (loopback only), and every WebRTC transport when webRtcServer is null.
+			rtcMinPort: 41000,
 			rtcMaxPort: 49999
+		},
+		// One WebRtcServer per worker: all browser media of worker i goes through one UDP and one
+		// TCP port, `port` + i, so the firewall opens numWorkers ports (40000-40001 with 2 workers).
+		// Port 0 takes any free port of rtcMinPort..rtcMaxPort. announcedIp: the public address to
+		// hand to clients when `ip` is a private or wildcard address (null: announce `ip` itself).
+		// null instead of this block: each WebRTC transport listens on its own port from
+		// rtcMinPort..rtcMaxPort, at webRtcTransport.listenIps (the whole range must then be open).
+		webRtcServer: {
+			listenInfos: [
+				{ protocol: 'udp', ip: '127.0.0.1', announcedIp: null, port: 40000 },
+				{ protocol: 'tcp', ip: '127.0.0.1', announcedIp: null, port: 40000 }
+			]
 		},
 		router: {
 			// Codecs a room's router offers. mediasoup validates the details of each entry.
@@ -38,10 +51,11 @@ export default {
 			]
 		},
 		webRtcTransport: {
-			// Addresses the WebRTC transports listen on. announcedIp: the public address to hand to
-			// clients when `ip` is a private or wildcard address (null: announce `ip` itself).
+			// Addresses the WebRTC transports listen on when webRtcServer is null (otherwise the
+			// WebRtcServer's listenInfos apply). announcedIp as above.
 			listenIps: [ { ip: '127.0.0.1', announcedIp: null } ],
-			// Offer ICE candidates over UDP and/or TCP; prefer UDP when both are possible.
+			// Offer ICE candidates over UDP and/or TCP (of those the WebRtcServer listens on); prefer
+			// UDP when both are possible.
 			enableUdp: true,
 			enableTcp: true,
 			preferUdp: true,

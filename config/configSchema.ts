@@ -113,6 +113,8 @@ export function nullable<T>(inner: Field<T>, opts: Opts<T | null> = {}): Field<T
 			const before = errors.length;
 			const checked = inner.check(value, keyPath, errors);
 			if (errors.length > before) {
+				// An object's own errors name the key inside it that is wrong: keep them.
+				if (typeof value === 'object') return undefined;
 				errors.splice(before, errors.length - before);
 				return fail(errors, keyPath, expected, value);
 			}
@@ -244,6 +246,11 @@ function bucketList(def: number[]): Field<number[]> {
 	}, () => [...def]);
 }
 
+/** A WebRtcServer on any free UDP and TCP port of the worker's range: for tests and tools running side by side. */
+export function webRtcServerOnAnyPort(ip = '127.0.0.1'): NonNullable<Config['mediasoup']['webRtcServer']> {
+	return { listenInfos: (['udp', 'tcp'] as const).map((protocol) => ({ protocol, ip, announcedIp: null, port: 0 })) };
+}
+
 export const defaultSocketPath = (): string =>
 	path.join(os.tmpdir(), `meter-sfu-${typeof process.getuid === 'function' ? process.getuid() : 'user'}`, 'observer.sock');
 
@@ -258,9 +265,21 @@ export const configSchema = obj({
 		worker: obj({
 			logLevel: oneOf(['debug', 'warn', 'error', 'none'] as const, { default: 'warn' }),
 			logTags: arrayOf(oneOf(['info', 'ice', 'dtls', 'rtp', 'srtp', 'rtcp', 'rtx', 'bwe', 'score', 'simulcast', 'svc', 'sctp', 'message'] as const), { default: [] }),
-			rtcMinPort: int({ min: 1024, max: 65535, default: 40000 }),
+			rtcMinPort: int({ min: 1024, max: 65535, default: 41000 }),
 			rtcMaxPort: int({ min: 1024, max: 65535, default: 49999 })
 		}),
+		/** One WebRtcServer per worker (worker i on port + i); null: a port per WebRTC transport, from rtcMinPort..rtcMaxPort. */
+		webRtcServer: nullable(obj({
+			listenInfos: arrayOf(obj({
+				protocol: oneOf(['udp', 'tcp'] as const),
+				ip: ipAddress,
+				announcedIp: nullable(ipAddress, { default: null }),
+				port: int({ min: 0, max: 65535 })
+			}), { minItems: 1 })
+		}), { default: () => ({ listenInfos: [
+			{ protocol: 'udp' as const, ip: '127.0.0.1', announcedIp: null, port: 40000 },
+			{ protocol: 'tcp' as const, ip: '127.0.0.1', announcedIp: null, port: 40000 }
+		] }) }),
 		router: obj({
 			mediaCodecs: arrayOf(mediaCodec, { minItems: 1 })
 		}),
@@ -346,6 +365,15 @@ export function validateConfig(raw: unknown, source = 'config'): Config {
 	const ports = config?.mediasoup?.worker as Partial<Config['mediasoup']['worker']> | undefined;
 	if (typeof ports?.rtcMinPort === 'number' && typeof ports.rtcMaxPort === 'number' && ports.rtcMinPort > ports.rtcMaxPort) {
 		errors.push(`mediasoup.worker.rtcMinPort: expected ≤ mediasoup.worker.rtcMaxPort (${ports.rtcMaxPort}), got ${ports.rtcMinPort}`);
+	}
+	const mediasoup = config?.mediasoup as Partial<Config['mediasoup']> | undefined;
+	for (const [i, info] of (mediasoup?.webRtcServer?.listenInfos ?? []).entries()) {
+		const last = info.port + (mediasoup?.numWorkers ?? 1) - 1;
+		if (info.port === 0) continue;
+		if (last > 65535) errors.push(`mediasoup.webRtcServer.listenInfos[${i}].port: expected a port that leaves one for each of the ${mediasoup?.numWorkers} workers (≤ 65535), got ${info.port}`);
+		else if (ports && typeof ports.rtcMinPort === 'number' && typeof ports.rtcMaxPort === 'number' && info.port <= ports.rtcMaxPort && last >= ports.rtcMinPort) {
+			errors.push(`mediasoup.webRtcServer.listenInfos[${i}].port: expected ports ${info.port}-${last} (one per worker) outside mediasoup.worker.rtcMinPort..rtcMaxPort (${ports.rtcMinPort}-${ports.rtcMaxPort})`);
+		}
 	}
 	const metrics = config?.prometheus as Partial<Config['prometheus']> | undefined;
 	if (metrics) {

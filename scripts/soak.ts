@@ -16,7 +16,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
 import type { types as ms } from 'mediasoup';
-import { validateConfig } from '../config/configSchema.js';
+import { validateConfig, webRtcServerOnAnyPort } from '../config/configSchema.js';
 import { Server } from '../server/Server.js';
 import { SignallingClient } from '../server/synthetic/SignallingClient.js';
 import { OpusStream } from '../server/synthetic/OpusStream.js';
@@ -99,7 +99,7 @@ async function startServer(dir: string): Promise<Server> {
 	const config = validateConfig({
 		...example,
 		listen: { ip: '127.0.0.1', port: 0 },
-		mediasoup: { ...example.mediasoup, numWorkers: 1 },
+		mediasoup: { ...example.mediasoup, numWorkers: 1, webRtcServer: webRtcServerOnAnyPort() },
 		// Rooms close as soon as they are empty, so rooms churn as much as peers.
 		room: { ...example.room, emptyRoomGraceSeconds: 0 },
 		syntheticPeers: { enabled: true },

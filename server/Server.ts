@@ -25,7 +25,9 @@ export class Server {
 	#closed = false;
 
 	static async create({ config }: { config: Config }): Promise<Server> {
-		const workerPool = await WorkerPool.create({ numWorkers: config.mediasoup.numWorkers, settings: config.mediasoup.worker });
+		const workerPool = await WorkerPool.create({
+			numWorkers: config.mediasoup.numWorkers, settings: config.mediasoup.worker, webRtcServer: config.mediasoup.webRtcServer
+		});
 		let sfuObserver: SfuObserver | undefined;
 		let appHttpServer: AppHttpServer | undefined;
 		let exporterService: ExporterService | undefined;

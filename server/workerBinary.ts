@@ -1,7 +1,7 @@
 /**
- * mediasoup 3.8.4 reads MEDIASOUP_WORKER_BIN when its Worker module loads, so this module must be
+ * mediasoup reads MEDIASOUP_WORKER_BIN when its Worker module loads, so this module must be
  * imported before anything that imports mediasoup. The user's own value always wins; otherwise the
- * binary cached by scripts/setup is used.
+ * worker that scripts/setup built (whose path it records in .cache/mediasoup-worker-path) is used.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,9 +14,16 @@ function projectRoot(): string {
 	return dir;
 }
 
-export const cachedWorkerBinary = path.join(projectRoot(), '.cache', 'mediasoup-worker', 'usr', 'lib',
-	'x86_64-linux-gnu', 'mediasoup', 'mediasoup-worker');
+function recordedWorkerBinary(): string | undefined {
+	try {
+		const recorded = fs.readFileSync(path.join(projectRoot(), '.cache', 'mediasoup-worker-path'), 'utf8').trim();
+		return recorded && fs.existsSync(recorded) ? recorded : undefined;
+	} catch {
+		return undefined; // setup has not run: mediasoup reports the missing worker itself
+	}
+}
 
-if (!process.env.MEDIASOUP_WORKER_BIN && fs.existsSync(cachedWorkerBinary)) {
-	process.env.MEDIASOUP_WORKER_BIN = cachedWorkerBinary;
+if (!process.env.MEDIASOUP_WORKER_BIN) {
+	const recorded = recordedWorkerBinary();
+	if (recorded) process.env.MEDIASOUP_WORKER_BIN = recorded;
 }

@@ -38,11 +38,36 @@ test('the example config validates and fills defaults', async () => {
 
 test('a minimal config gets every default', () => {
 	const config = validateConfig(minimal());
-	assert.equal(config.mediasoup.worker.rtcMinPort, 40000);
+	assert.equal(config.mediasoup.worker.rtcMinPort, 41000);
 	assert.equal(config.room.maxPeers, 50);
 	assert.equal(config.prometheus.enabled, true);
 	assert.equal(config.prometheus.deidentify, false);
 	assert.equal(config.mediasoup.webRtcTransport.listenIps[0]!.announcedIp, null);
+	assert.deepEqual(config.mediasoup.webRtcServer, { listenInfos: [
+		{ protocol: 'udp', ip: '127.0.0.1', announcedIp: null, port: 40000 },
+		{ protocol: 'tcp', ip: '127.0.0.1', announcedIp: null, port: 40000 }
+	] }, 'one WebRtcServer per worker by default, outside the worker port range');
+});
+
+test('webRtcServer: validated, null opts out, and its ports (one per worker) stay clear of the worker range', () => {
+	const withServer = (webRtcServer: unknown, numWorkers = 4): Record<string, any> => {
+		const raw = minimal() as Record<string, any>;
+		raw.mediasoup.numWorkers = numWorkers;
+		raw.mediasoup.webRtcServer = webRtcServer;
+		return raw;
+	};
+	const info = (port: number, protocol = 'udp') => ({ protocol, ip: '0.0.0.0', announcedIp: '203.0.113.10', port });
+	assert.equal(validateConfig(withServer(null)).mediasoup.webRtcServer, null);
+	assert.deepEqual(validateConfig(withServer({ listenInfos: [info(0), info(0, 'tcp')] })).mediasoup.webRtcServer?.listenInfos.map((i) => i.port), [0, 0]);
+	assert.deepEqual(problemsOf(withServer({ listenInfos: [info(40000, 'sctp')] })), [
+		'mediasoup.webRtcServer.listenInfos[0].protocol: expected one of "udp", "tcp", got "sctp"'
+	]);
+	assert.deepEqual(problemsOf(withServer({ listenInfos: [info(40998)] })), [
+		'mediasoup.webRtcServer.listenInfos[0].port: expected ports 40998-41001 (one per worker) outside mediasoup.worker.rtcMinPort..rtcMaxPort (41000-49999)'
+	]);
+	assert.deepEqual(problemsOf(withServer({ listenInfos: [info(65534)] })), [
+		'mediasoup.webRtcServer.listenInfos[0].port: expected a port that leaves one for each of the 4 workers (≤ 65535), got 65534'
+	]);
 });
 
 test('an unknown key is named with its path', () => {

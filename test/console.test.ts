@@ -73,15 +73,17 @@ test('stats: totals and per worker, as a table and as JSON', async () => {
 	const table = await connect(['--socket', socketPath, 'stats']);
 	assert.equal(table.code, 0, table.stderr);
 	const lines = table.stdout.trim().split('\n');
-	assert.match(lines[0]!, /^WORKER\s+ROUTERS\s+ROOMS\s+PEERS\s+TRANSPORTS\s+PRODUCERS\s+CONSUMERS$/);
-	assert.match(lines.find((l) => l.startsWith(ids.worker))!, new RegExp(`^${ids.worker}\\s+1\\s+1\\s+2\\s+2\\s+2\\s+2$`));
+	assert.match(lines[0]!, /^WORKER\s+ROUTERS\s+ROOMS\s+PEERS\s+TRANSPORTS\s+PRODUCERS\s+CONSUMERS\s+MEDIA PORTS$/);
+	assert.match(lines.find((l) => l.startsWith(ids.worker))!, new RegExp(`^${ids.worker}\\s+1\\s+1\\s+2\\s+2\\s+2\\s+2\\s+udp:\\d+ tcp:\\d+$`));
 	assert.match(lines.at(-1)!, /^total\s+1\s+1\s+2\s+2\s+2\s+2$/);
 
 	const json = await connect(['--socket', socketPath, '--json', 'stats']);
 	assert.equal(json.code, 0, json.stderr);
-	const doc = JSON.parse(json.stdout) as { total: Record<string, number>; workers: { pid: number; peers: number }[] };
+	const doc = JSON.parse(json.stdout) as { total: Record<string, number>; workers: { pid: number; peers: number; mediaPorts: string[] }[] };
 	assert.deepEqual(doc.total, { workers: 1, routers: 1, rooms: 1, peers: 2, transports: 2, producers: 2, consumers: 2 });
 	assert.deepEqual(doc.workers.map((w) => [w.pid, w.peers]), [[Number(ids.worker), 2]]);
+	const [webRtcServer] = Object.values(server.server.sfuObserver.state.webRtcServers);
+	assert.deepEqual(doc.workers[0]!.mediaPorts, webRtcServer!.listenInfos.map((l) => `${l.protocol}:${l.port}`));
 });
 
 test('rooms and peers: aligned tables with escaped, cut display names; JSON keeps them whole', async () => {
@@ -196,7 +198,7 @@ test('help, unknown commands and bad arguments', async () => {
 	assert.match(unknown.stderr, /unknown command "frobnicate"; try "help"/);
 	const badArgs = await connect(['--socket', socketPath, 'dump', 'room', 'x']);
 	assert.equal(badArgs.code, 2);
-	assert.match(badArgs.stderr, /usage: dump worker\|router\|transport\|producer\|consumer ID/);
+	assert.match(badArgs.stderr, /usage: dump worker\|webRtcServer\|router\|transport\|producer\|consumer ID/);
 	const quit = await connect(['--socket', socketPath, 'quit']);
 	assert.equal(quit.code, 0);
 	const noServer = await connect(['--socket', path.join(tempDir(), 'none.sock'), 'stats']);

@@ -8,10 +8,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Page } from 'playwright-core';
-import { validateConfig, type Config } from '../config/configSchema.js';
+import { validateConfig, webRtcServerOnAnyPort, type Config } from '../config/configSchema.js';
 import { Server } from '../server/Server.js';
 import { appDistDir } from '../server/http/AppHttpServer.js';
 import { TestBrowser } from './support/browser.js';
+import { parseExposition } from './support/exposition.js';
 
 /** What the app's `window.meeting.getStats()` answers (app/MeetingTestHook.ts). */
 type MeetingTestStats = {
@@ -27,13 +28,14 @@ type MeetingTestStats = {
 const projectRoot = path.resolve(appDistDir(), '..', '..');
 const artifactsDir = path.join(projectRoot, 'test-artifacts');
 
-async function e2eConfig(socketPath: string): Promise<Config> {
+async function e2eConfig(socketPath: string, numWorkers: number): Promise<Config> {
 	const example = pathToFileURL(path.join(projectRoot, 'config', 'config.example.js')).href;
 	const base = ((await import(example)) as { default: Record<string, Record<string, unknown>> }).default;
 	return validateConfig({
 		...base,
 		listen: { ip: '127.0.0.1', port: 0 },
-		mediasoup: { ...base.mediasoup, numWorkers: 1 },
+		// Each worker's WebRtcServer on free ports (tests run side by side).
+		mediasoup: { ...base.mediasoup, numWorkers, webRtcServer: webRtcServerOnAnyPort() },
 		observer: { socketPath },
 		prometheus: { ...base.prometheus, port: 0 }
 	}, 'config.example.js with e2e overrides');
@@ -67,10 +69,10 @@ type Meeting = {
 };
 
 /**
- * Starts a real server (one worker) and one tab per name joining one room through the autojoin
- * URL, runs `body`, and tears browser, server and temp dir down whatever happens.
+ * Starts a real server (`numWorkers` workers) and one tab per name joining one room through the
+ * autojoin URL, runs `body`, and tears browser, server and temp dir down whatever happens.
  */
-async function withMeeting(names: string[], body: (meeting: Meeting) => Promise<void>): Promise<void> {
+async function withMeeting(names: string[], numWorkers: number, body: (meeting: Meeting) => Promise<void>): Promise<void> {
 	const indexHtml = path.join(appDistDir(), 'index.html');
 	assert.ok(fs.existsSync(indexHtml), `${indexHtml} is missing: build the app first (npm run build; scripts/setup does it)`);
 	const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'msfu-e2e-'));
@@ -78,7 +80,7 @@ async function withMeeting(names: string[], body: (meeting: Meeting) => Promise<
 	let server: Server | undefined;
 	let browser: TestBrowser | undefined;
 	try {
-		server = await Server.create({ config: await e2eConfig(path.join(tmpDir, 'observer.sock')) });
+		server = await Server.create({ config: await e2eConfig(path.join(tmpDir, 'observer.sock'), numWorkers) });
 		browser = await TestBrowser.launch();
 		const room = `e2e-${process.pid}`;
 		const pages: Page[] = [];
@@ -100,7 +102,8 @@ async function withMeeting(names: string[], body: (meeting: Meeting) => Promise<
 test('three browsers meet: each decodes the other two, names and the active speaker show, a leaver disappears', { timeout: 240_000 }, async (t) => {
 	const started = Date.now();
 	const names = ['Ada', 'Grace', 'Linus'];
-	await withMeeting(names, async ({ pages, allStats, explain }) => {
+	// Two workers: the room is on one, and the other's WebRtcServer must not see its media.
+	await withMeeting(names, 2, async ({ server, pages, allStats, explain }) => {
 		// Every tab decodes video from both others.
 		const decoded = await waitFor('every tab decodes video from the two others', 90_000, async () => {
 			const all = await allStats();
@@ -119,6 +122,27 @@ test('three browsers meet: each decodes the other two, names and the active spea
 				`${v.frameWidth}x${v.frameHeight}, ${v.bytesReceived} B`).join('; ')}`);
 		}
 		t.diagnostic(`all tabs decoding after ${decodeSeconds.toFixed(1)} s`);
+
+		// All six WebRTC transports go through their worker's WebRtcServer: one local port, that
+		// server's, which the other worker's does not share.
+		const m = parseExposition(await (await fetch(server.metricsUrl!)).text());
+		const portOf = (address: string): string => address.slice(address.lastIndexOf(':') + 1);
+		const transports = m.find('mediasoup_transport_received_bytes', { transport_type: 'webrtc' });
+		assert.equal(transports.length, 6, 'a send and a recv transport per tab');
+		const localPorts = new Set(transports.map((s) => portOf(s.labels.local_addr!)));
+		const pids = new Set(transports.map((s) => s.labels.pid!));
+		assert.equal(localPorts.size, 1, `one local port for the room's transports: ${[...localPorts].join(', ')}`);
+		assert.equal(pids.size, 1, 'the room is on one worker');
+		const [pid] = pids;
+		const [port] = localPorts;
+		const listenPorts = (which: string): string[] => m.find('mediasoup_webrtc_server_listen_info', { pid: which }).map((s) => portOf(s.labels.local_addr!));
+		assert.ok(listenPorts(pid!).includes(port!), `port ${port} is one of worker ${pid}'s WebRtcServer ports ${listenPorts(pid!).join(', ')}`);
+		const otherPid = server.workerPool.workers.map((w) => String(w.pid)).find((p) => p !== pid)!;
+		assert.equal(listenPorts(otherPid).length, 2, 'the other worker listens too, UDP and TCP');
+		assert.ok(!listenPorts(otherPid).includes(port!), 'on ports of its own');
+		assert.equal(m.value('mediasoup_webrtc_server_transports', { pid: pid! }), 6);
+		assert.equal(m.value('mediasoup_webrtc_server_transports', { pid: otherPid }), 0);
+		t.diagnostic(`the room's six WebRTC transports all on local port ${port} (worker ${pid})`);
 
 		// The names are on screen: own tile marked "(you)", one tile per other participant.
 		for (const [i, page] of pages.entries()) {
@@ -183,7 +207,7 @@ test('three browsers meet: each decodes the other two, names and the active spea
 
 test('when the worker dies, the tabs rejoin on its replacement and see each other again', { timeout: 240_000 }, async (t) => {
 	const started = Date.now();
-	await withMeeting(['Ada', 'Grace'], async ({ server, pages, allStats, explain }) => {
+	await withMeeting(['Ada', 'Grace'], 1, async ({ server, pages, allStats, explain }) => {
 		const decodesTheOther = (all: MeetingTestStats[]): boolean => all.every((s, i) => s.state === 'joined' &&
 			s.inboundVideo.length === 1 && s.inboundVideo[0]!.peerId === all[1 - i]!.peerId && s.inboundVideo[0]!.framesDecoded >= 5);
 		const before = await waitFor('both tabs decode each other', 90_000, async () => {

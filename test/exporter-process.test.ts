@@ -11,6 +11,7 @@ import { testConfig } from './support/signallingServer.js';
 import { type Exposition, scrape } from './support/exposition.js';
 import { promtoolCheckMetrics } from './support/prometheus.js';
 import { until } from './support/until.js';
+import { version as mediasoupVersion } from 'mediasoup';
 
 /** scripts/exporter on port 0; resolves once it prints its metrics URL. */
 async function startExporterProcess(args: string[]): Promise<{ child: ChildProcess; url: string; output: () => string; stop(): Promise<number | null> }> {
@@ -44,7 +45,7 @@ test('scripts/exporter in its own process: waits for the server, serves the same
 		const { exposition: early } = await scrape(exporter.url);
 		assert.equal(early.value('meter_sfu_exporter_up'), 0);
 		assert.equal(early.find('edumeet_rooms').length, 0, 'no state without the server');
-		assert.equal(early.value('meter_sfu_build_info', { mediasoup_version: '3.8.4' }), 1);
+		assert.equal(early.value('meter_sfu_build_info', { mediasoup_version: mediasoupVersion }), 1);
 
 		server = await Server.create({ config });
 		peers.push(

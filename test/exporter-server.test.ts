@@ -8,6 +8,7 @@ import { startTestServer, type TestServer } from './support/signallingServer.js'
 import { parseExposition, type Exposition } from './support/exposition.js';
 import { promtoolCheckMetrics } from './support/prometheus.js';
 import { until } from './support/until.js';
+import { version as mediasoupVersion } from 'mediasoup';
 
 /**
  * The embedded exporter of a real Server, scraped over HTTP while synthetic peers send real VP8 and
@@ -168,13 +169,21 @@ test('every documented family from a live server with synthetic peers: values, r
 		assert.ok(m.value('mediasoup_worker_max_rss_bytes', { pid }) > 1_000_000);
 		assert.equal(m.value('mediasoup_worker_routers', { pid }), 2);
 		assert.equal(m.value('mediasoup_worker_transports', { pid }), 6);
+		// The worker's WebRtcServer (asked for any free port): where it listens; synthetic peers use plain transports.
+		const listening = m.find('mediasoup_webrtc_server_listen_info', { pid });
+		assert.deepEqual(listening.map((s) => s.labels.proto).sort(), ['tcp', 'udp']);
+		for (const socket of listening) {
+			assert.match(socket.labels.local_addr!, /^127\.0\.0\.1:\d+$/);
+			assert.equal(socket.value, 1);
+		}
+		assert.equal(m.value('mediasoup_webrtc_server_transports', { pid }), 0);
 		assert.ok(m.value('meter_sfu_server_cpu_seconds_total', { mode: 'user' }) > 0);
 		assert.ok(m.value('meter_sfu_server_resident_memory_bytes') > 10_000_000);
 		assert.equal(m.value('meter_sfu_exporter_up'), 1);
 		assert.equal(m.value('meter_sfu_exporter_scrape_timed_out'), 0);
 		assert.equal(m.value('meter_sfu_exporter_stats_objects', { result: 'error' }), 0);
 		assert.equal(m.value('meter_sfu_exporter_stats_objects', { result: 'ok' }), 6 + 5 + 4);
-		assert.equal(m.value('meter_sfu_build_info', { mediasoup_version: '3.8.4', node_version: process.version }), 1);
+		assert.equal(m.value('meter_sfu_build_info', { mediasoup_version: mediasoupVersion, node_version: process.version }), 1);
 		assert.ok(m.value('meter_sfu_exporter_scrape_duration_seconds') < 2);
 
 		// OpenMetrics: same families, counters without _total in TYPE, # EOF.

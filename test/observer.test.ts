@@ -169,6 +169,15 @@ test('after random joins, leaves, produces and closes, the mirror equals the obs
 			assert.ok(state.peers[transport.peerId!], 'every transport belongs to a present peer');
 			assert.equal(transport.type, transport.id === scenario.peers.get(transport.peerId!)?.plainTransportId ? 'plain' : 'webrtc');
 		}
+		// The worker's WebRtcServer handles exactly the WebRTC transports, and says where it listens.
+		const webRtcTransports = Object.values(state.transports).filter((t) => t.type === 'webrtc').length;
+		assert.ok(webRtcTransports > 0, 'the scenario made WebRTC transports');
+		const [webRtcServer, ...more] = Object.values(state.webRtcServers);
+		assert.equal(more.length, 0, 'one WebRtcServer for the one worker');
+		assert.equal(webRtcServer?.workerPid, server.server.workerPool.workers[0]!.pid);
+		assert.equal(webRtcServer.transports, webRtcTransports);
+		assert.deepEqual(webRtcServer.listenInfos.map((l) => `${l.protocol} ${l.ip}`), ['udp 127.0.0.1', 'tcp 127.0.0.1']);
+		assert.ok(webRtcServer.listenInfos.every((l) => l.port > 0), 'the ports the worker took (port 0 was asked)');
 		const counters = await client.request('counters', {});
 		assert.equal(counters.joins, scenario.joins);
 
@@ -179,6 +188,7 @@ test('after random joins, leaves, produces and closes, the mirror equals the obs
 		assert.deepEqual(client.state, { ...server.server.sfuObserver.state });
 		assert.deepEqual(Object.keys(client.state.workers), server.server.workerPool.workers.map((w) => String(w.pid)));
 		for (const kind of ['peers', 'transports', 'producers', 'consumers'] as const) assert.deepEqual(client.state[kind], {}, kind);
+		assert.deepEqual(Object.values(client.state.webRtcServers).map((s) => s.transports), [0], 'the WebRtcServer stays, handling none');
 	} finally {
 		scenario.closeAll();
 		client.close();
@@ -199,7 +209,12 @@ test('a worker that dies takes its rooms and objects out of the state; its repla
 		await until('the producer in the mirror', () => client.state.producers[producerId] !== undefined);
 		const victim = server.server.workerPool.workers[0]!.pid;
 		process.kill(victim, 'SIGKILL');
+		const deadServer = Object.values(client.state.webRtcServers).find((s) => s.workerPid === victim);
+		assert.equal(deadServer?.transports, 1);
 		await until('the replacement worker', () => !client.state.workers[String(victim)] && Object.keys(client.state.workers).length === 1);
+		const replacement = Number(Object.keys(client.state.workers)[0]);
+		await until('the replacement\'s WebRtcServer, in place of the dead one\'s', () =>
+			Object.values(client.state.webRtcServers).map((s) => `${s.workerPid} ${s.listenInfos.length}`).join() === `${replacement} 2`);
 		await until('the room to go', () => Object.keys(client.state.rooms).length === 0);
 		for (const kind of ['routers', 'transports', 'producers', 'consumers'] as const) assert.deepEqual(client.state[kind], {}, kind);
 		await until('the client to catch up', () => client.seq === server.server.observerStreamServer.seq);

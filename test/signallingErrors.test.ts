@@ -91,7 +91,11 @@ test('join: bad room id, display name, capabilities; already joined; room full',
 	await assertError(client, 'join', join({ displayName: 'Bartholomew' }), 'BadRequestError', /^data\.displayName: longer than 8/);
 	await assertError(client, 'join', join({ displayName: bad(['Alice']) }), 'BadRequestError', /^data\.displayName/);
 	await assertError(client, 'join', join({ rtpCapabilities: bad('opus please') }), 'BadRequestError', /^data\.rtpCapabilities: expected an object/);
-	await assertError(client, 'join', join({ rtpCapabilities: bad({ codecs: [{ kind: 'audio' }] }) }), 'BadRequestError', /^data\.rtpCapabilities: missing codec\.mimeType/);
+	await assertError(client, 'join', join({ rtpCapabilities: bad({ codecs: [{ kind: 'audio' }] }) }), 'BadRequestError', /^data\.rtpCapabilities\.codecs\[0\]\.mimeType: expected a string such as "audio\/opus"/);
+	await assertError(client, 'join', join({ rtpCapabilities: bad({ codecs: [{ mimeType: 'video/VP8', clockRate: 90000, parameters: { apt: '96' } }] }) }),
+		'BadRequestError', /^data\.rtpCapabilities\.codecs\[0\]\.parameters\.apt: expected a number$/);
+	await assertError(client, 'join', join({ rtpCapabilities: bad({ headerExtensions: [{ kind: 'video', uri: 'urn:x', preferredId: '1' }] }) }),
+		'BadRequestError', /^data\.rtpCapabilities\.headerExtensions\[0\]\.preferredId: expected a number$/);
 	await assertRawError(client, { method: 'join', data: { roomId: 'full', displayName: 'A' } }, 'BadRequestError', /^data\.rtpCapabilities: missing/);
 	await assertRawError(client, { method: 'join', data: { ...join({}), role: 'admin' } }, 'BadRequestError', /^data\.role: unknown field/);
 

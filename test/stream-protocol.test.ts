@@ -363,7 +363,7 @@ test('the client detects a sequence gap and resyncs from a snapshot', async () =
 			buffer += chunk;
 			for (let i; (i = buffer.indexOf('\n')) !== -1; buffer = buffer.slice(i + 1)) requests.push(JSON.parse(buffer.slice(0, i)));
 		});
-		send({ type: 'hello', protocol: 'meter-sfu-observer', version: PROTOCOL_VERSION, server: { pid: 1, version: 'x', startedAt: 0, mediasoupVersion: '3.8.4' } });
+		send({ type: 'hello', protocol: 'meter-sfu-observer', version: PROTOCOL_VERSION, server: { pid: 1, version: 'x', startedAt: 0, mediasoupVersion: '3.12.16' } });
 		send({ type: 'snapshot', seq: 5, state: emptyState() });
 		await connecting;
 		const worker = { pid: 42, startedAt: 1 };

@@ -39,13 +39,14 @@ test('the unit matches the project: worker path, entry point, socket directory, 
 		assert.equal(values?.length, 1, `${key} once`);
 		return values[0]!;
 	};
-	const workingDirectory = one('WorkingDirectory');
+	assert.equal(one('WorkingDirectory'), '/opt/meter-sfu', 'where the install steps clone the project');
 	const env = new Map((unit.get('Environment') ?? []).map((e) => e.split(/=(.*)/s, 2) as [string, string]));
 	assert.equal(env.get('CONFIG'), '/etc/meter-sfu/config.js');
-	// scripts/setup caches the worker at .cache/mediasoup-worker/usr/lib/x86_64-linux-gnu/mediasoup/mediasoup-worker.
-	const setup = fs.readFileSync('scripts/setup', 'utf8');
-	const cached = /cached_worker="\$worker_pkg_dir\/(\S+)"/.exec(setup)?.[1];
-	assert.equal(env.get('MEDIASOUP_WORKER_BIN'), `${workingDirectory}/.cache/mediasoup-worker/${cached}`);
+	// The install steps in the unit's header copy the worker scripts/setup built to where the unit runs it.
+	const installed = /install -D -m 0755 "\$\(scripts\/setup --print-worker\)" (\S+)/.exec(fs.readFileSync(UNIT, 'utf8'))?.[1];
+	assert.ok(installed, 'the header says where to install the worker');
+	assert.equal(env.get('MEDIASOUP_WORKER_BIN'), installed);
+	assert.ok(fs.readFileSync('scripts/setup', 'utf8').includes('--print-worker'), 'scripts/setup prints the worker it built');
 	const [node, ...args] = one('ExecStart').split(/\s+/);
 	assert.equal(node, '/usr/bin/node');
 	const entry = args.at(-1)!;

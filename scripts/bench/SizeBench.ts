@@ -2,9 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { validateConfig, type Config } from '../../config/configSchema.js';
+import { validateConfig, webRtcServerOnAnyPort, type Config } from '../../config/configSchema.js';
 import { Server } from '../../server/Server.js';
-import { ChannelWriteCoalescer } from '../../server/observer/ChannelWriteCoalescer.js';
 import { BenchLoad } from './BenchLoad.js';
 import { BenchScraper } from './BenchScraper.js';
 import type { ScrapeTiming } from './benchScraperChild.js';
@@ -27,7 +26,7 @@ export type SizeResult = {
 	 * The worker requests of one scrape, bare: the objects a scrape asks the worker about (every
 	 * transport and consumer, and the producers no consumer's answer covers), `statsConcurrency` in
 	 * flight, the requests of a tick in one write as the exporter's, straight from this process (no
-	 * observer stream, no series, no HTTP). mediasoup 3.8.4 answers one object per request, so no
+	 * observer stream, no series, no HTTP). mediasoup answers one object per request, so no
 	 * exporter of these series waits for less.
 	 */
 	exporterRequestsP50Ms: number;
@@ -428,16 +427,13 @@ export class SizeBench {
 type StatsTarget = { getStats(): Promise<unknown> };
 
 /**
- * getStats() of every target, at most `inFlight` at once, the requests of a tick in one write to
- * the worker as the observer's request handler sends them (ChannelWriteCoalescer).
+ * getStats() of every target, at most `inFlight` at once, as the observer's request handler sends them.
  */
 async function boundedSweep(targets: readonly StatsTarget[], inFlight: number): Promise<void> {
-	const channelWrites = new ChannelWriteCoalescer();
 	let next = 0;
 	const runner = async (): Promise<void> => {
 		while (next < targets.length) {
 			const target = targets[next++]!;
-			channelWrites.beforeRequest(target);
 			await target.getStats().catch(() => undefined);
 		}
 	};
@@ -463,7 +459,7 @@ async function benchConfig(dir: string, scrapeTimeoutMs?: number): Promise<Confi
 	return validateConfig({
 		...base,
 		listen: { ...base.listen, ip: '127.0.0.1', port: 0 },
-		mediasoup: { ...base.mediasoup, numWorkers: 1 },
+		mediasoup: { ...base.mediasoup, numWorkers: 1, webRtcServer: webRtcServerOnAnyPort() },
 		room: { ...base.room, maxPeers: 1000 },
 		syntheticPeers: { ...base.syntheticPeers, enabled: true },
 		observer: { ...base.observer, socketPath: path.join(dir, 'observer.sock') },

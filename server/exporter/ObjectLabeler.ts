@@ -65,6 +65,11 @@ export class ObjectLabeler {
 		return this.#pidByRouter.get(routerId) ?? '';
 	}
 
+	/** A listening socket of the server's own, as `local_addr` is shown (its port kept even when `quiet`: one per worker). */
+	listenAddress(ip: string, port: number): string {
+		return this.#addresses.format(ip, port);
+	}
+
 	/** The transport's label set (TRANSPORT_LABELS). */
 	transport(transport: TransportRecord): TransportLabelEntry {
 		const known = this.#transports.get(transport.id);

@@ -1,5 +1,5 @@
 /**
- * mediasoup 3.8.4 getStats() entries as the exporter reads them: as stats rows, the values of
+ * mediasoup getStats() entries as the exporter reads them: as stats rows, the values of
  * STATS_FIELDS in that order. The sweep asks the server for rows (`rows` in PROTOCOL.md): thousands
  * of entries per scrape, and an array of values is cheaper to build, send, parse and keep than an
  * object that repeats every key. A field that is missing or not of its type reads as undefined, so
@@ -21,8 +21,8 @@ export const STATS_TEXT_FIELDS = ['type', 'rid', 'kind', 'mimeType'] as const sa
 /**
  * One getStats() entry as the values of STATS_FIELDS, in that order. Of an RTP stream's entry
  * (type `inbound-rtp` or `outbound-rtp`): `fractionLost` is 0..255 (RTCP's fixed point),
- * `bitrate` bits per second, `roundTripTime` ms (only once mediasoup measured one), `jitter` ms
- * (mediasoup 3.8.4 computes transit times from a ms clock; inbound only). Of a transport's entry
+ * `bitrate` bits per second, `roundTripTime` ms (only once mediasoup measured one), `jitter` in
+ * RTP timestamp units of the codec's clock (RFC 3550; inbound only). Of a transport's entry
  * (type `webrtc-transport`, `plain-rtp-transport`, ...): bytes and bits per second.
  */
 export type StatsRow = readonly unknown[];

@@ -42,4 +42,5 @@ export interface ObservedMeetingServer {
 export interface ObservedWorkerPool {
 	readonly workers: ms.Worker[];
 	readonly observer: TypedEmitter<{ newworker: [ms.Worker] }>;
+	webRtcServerOf(worker: ms.Worker): ms.WebRtcServer | undefined;
 }

@@ -10,6 +10,20 @@ export type WorkerRecord = {
 	startedAt: number;
 };
 
+/** Where a WebRtcServer listens (the port it got, also when asked for port 0). */
+export type ListenRecord = { protocol: 'udp' | 'tcp'; ip: string; port: number };
+
+/** A worker's WebRtcServer: the one UDP and TCP port its browser transports share. */
+export type WebRtcServerRecord = {
+	id: string;
+	workerPid: number;
+	/** Empty until the worker has answered where it listens (right after creation). */
+	listenInfos: ListenRecord[];
+	/** WebRTC transports it handles now. */
+	transports: number;
+	createdAt: number;
+};
+
 /** A mediasoup router; a room has one. `roomId` is from the router's appData (null if none). */
 export type RouterRecord = {
 	id: string;
@@ -73,6 +87,8 @@ export type ProducerRecord = {
 	type: 'simple' | 'simulcast' | 'svc';
 	/** e.g. 'video/VP8' */
 	mimeType: string;
+	/** Of that codec, in Hz (RTP timestamp units per second; 0 if unknown). */
+	clockRate: number;
 	paused: boolean;
 	/** One entry per encoding (simulcast has several, told apart by rid or ssrc). */
 	score: ProducerScoreRecord[];
@@ -89,6 +105,7 @@ export type ConsumerRecord = {
 	kind: 'audio' | 'video';
 	type: 'simple' | 'simulcast' | 'svc' | 'pipe';
 	mimeType: string;
+	clockRate: number;
 	paused: boolean;
 	producerPaused: boolean;
 	/** mediasoup ConsumerScore: score of the forwarded stream and of its producer's. */
@@ -100,6 +117,7 @@ export type ConsumerRecord = {
 
 export type EntityKinds = {
 	worker: WorkerRecord;
+	webRtcServer: WebRtcServerRecord;
 	router: RouterRecord;
 	room: RoomRecord;
 	peer: PeerRecord;
@@ -113,10 +131,10 @@ export type EntityKind = keyof EntityKinds;
 /** The whole state; maps keyed by id (workers by pid, as a string). */
 export type ObservedState = { [K in EntityKind as `${K}s`]: Record<string, EntityKinds[K]> };
 
-export const ENTITY_KINDS = ['worker', 'router', 'room', 'peer', 'transport', 'producer', 'consumer'] as const satisfies readonly EntityKind[];
+export const ENTITY_KINDS = ['worker', 'webRtcServer', 'router', 'room', 'peer', 'transport', 'producer', 'consumer'] as const satisfies readonly EntityKind[];
 
 export function emptyState(): ObservedState {
-	return { workers: {}, routers: {}, rooms: {}, peers: {}, transports: {}, producers: {}, consumers: {} };
+	return { workers: {}, webRtcServers: {}, routers: {}, rooms: {}, peers: {}, transports: {}, producers: {}, consumers: {} };
 }
 
 /** One change to the state. `add` and `update` carry the whole new record; `remove` only the id. */

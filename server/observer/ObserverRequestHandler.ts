@@ -3,7 +3,6 @@ import { Logger } from '../Logger.js';
 import type { SfuObserver, MediasoupObjects } from './SfuObserver.js';
 import type { Requests, RequestMethod } from '../stream/protocol.js';
 import { NamedError } from '../NamedError.js';
-import { ChannelWriteCoalescer } from './ChannelWriteCoalescer.js';
 
 const logger = new Logger('ObserverRequestHandler');
 
@@ -18,7 +17,7 @@ const MAX_ID_LENGTH = 128;
 const MAX_STATS_FIELDS = 64;
 const FIELD_NAME = /^[A-Za-z][A-Za-z0-9]{0,63}$/;
 const MAX_NAMESPACES_LENGTH = 1_000;
-const DUMP_ENTITIES = ['worker', 'router', 'transport', 'producer', 'consumer'] as const;
+const DUMP_ENTITIES = ['worker', 'webRtcServer', 'router', 'transport', 'producer', 'consumer'] as const;
 /** In the order looked up: most ids in a sweep are consumers'. */
 const STATS_ENTITIES = ['consumer', 'producer', 'transport'] as const;
 
@@ -48,7 +47,6 @@ export class ObserverRequestHandler {
 	readonly #sfuObserver: SfuObserver;
 	readonly #statsConcurrency: number;
 	readonly #handlers: Handlers;
-	readonly #channelWrites = new ChannelWriteCoalescer();
 
 	constructor({ sfuObserver, statsConcurrency = DEFAULT_STATS_CONCURRENCY }: { sfuObserver: SfuObserver; statsConcurrency?: number }) {
 		if (!Number.isInteger(statsConcurrency) || statsConcurrency < 1) throw new TypeError('statsConcurrency must be a positive integer');
@@ -153,7 +151,6 @@ export class ObserverRequestHandler {
 					let asking: Promise<unknown>;
 					try {
 						if (!found) throw new NotFoundError('not found');
-						this.#channelWrites.beforeRequest(found.target);
 						asking = found.target.getStats();
 					} catch (error) {
 						failed(id, (error as Error).message);
@@ -186,7 +183,7 @@ export class ObserverRequestHandler {
 	/**
 	 * Consumer id → producer id, for the producers of this request whose stats one of their consumers
 	 * in it can bring: a single-encoding producer's getStats() is its one inbound-rtp entry, and a
-	 * simple consumer's getStats() ends with a copy of that same entry (mediasoup 3.8's
+	 * simple consumer's getStats() ends with a copy of that same entry (mediasoup's
 	 * SimpleConsumer::FillJsonStats), so asking the worker for both would fill the same JSON twice.
 	 * At 200 producers with 2,000 consumers that saves 200 of 2,400 worker requests per sweep.
 	 */
@@ -230,7 +227,7 @@ export class ObserverRequestHandler {
 		const cpu = process.cpuUsage();
 		const memory = process.memoryUsage();
 		const workers = await Promise.all(this.#sfuObserver.workers().filter((w) => !w.closed).map(async (worker) => {
-			// ru_utime/ru_stime are milliseconds and ru_maxrss is KB in mediasoup 3.8.4.
+			// ru_utime/ru_stime are milliseconds and ru_maxrss is KB (mediasoup's Worker.cpp).
 			const usage = await worker.getResourceUsage();
 			return {
 				pid: worker.pid,

@@ -6,7 +6,7 @@ import { TypedEmitter } from '../TypedEmitter.js';
 import {
 	emptyState, copyState, applyStateChange, collectionOf,
 	type ObservedState, type EntityKind, type EntityKinds, type StateChange, type TupleRecord,
-	type ProducerScoreRecord, type ConsumerRecord, type TransportRecord
+	type ProducerScoreRecord, type ConsumerRecord, type TransportRecord, type ListenRecord
 } from './ObservedState.js';
 import type { ObservedMeetingServer, ObservedPeer, ObservedRoom, ObservedWorkerPool, ActiveSpeaker } from './ObservedSources.js';
 
@@ -21,6 +21,7 @@ export type SfuObserverEvents = {
 /** The mediasoup objects the observer can look up by id (workers by pid, as a string). */
 export type MediasoupObjects = {
 	worker: ms.Worker;
+	webRtcServer: ms.WebRtcServer;
 	router: ms.Router;
 	transport: ms.Transport;
 	producer: ms.Producer;
@@ -35,10 +36,10 @@ type Listener = (...args: any[]) => void;
  * mediasoup's `observer` emitters, and the meeting server's rooms and peers through theirs, into one
  * ObservedState. Emits a `change` for every add, update and remove, in the order they happen.
  *
- * It must be created before the first router exists: mediasoup 3.8.4 has no public way to list a
+ * It must be created before the first router exists: mediasoup has no public way to list a
  * worker's routers, so a router created earlier would go unseen.
  *
- * Two facts mediasoup 3.8.4 announces with no event, so they are re-read on the object's next
+ * Two facts mediasoup announces with no event, so they are re-read on the object's next
  * event and by refresh() (which the stream runs before every snapshot):
  * - a PlainTransport's tuple after connect();
  * - a consumer's own `paused` when pause()/resume() is called while its producer is paused (the
@@ -48,7 +49,7 @@ type Listener = (...args: any[]) => void;
 export class SfuObserver extends TypedEmitter<SfuObserverEvents> {
 	readonly #state: ObservedState = emptyState();
 	readonly #objects: { [K in keyof MediasoupObjects]: Map<string, MediasoupObjects[K]> } = {
-		worker: new Map(), router: new Map(), transport: new Map(), producer: new Map(), consumer: new Map()
+		worker: new Map(), webRtcServer: new Map(), router: new Map(), transport: new Map(), producer: new Map(), consumer: new Map()
 	};
 	/** Listener removers per observed emitter, run on close() (dead emitters just drop theirs). */
 	readonly #disposers = new Map<object, (() => void)[]>();
@@ -58,8 +59,8 @@ export class SfuObserver extends TypedEmitter<SfuObserverEvents> {
 	constructor({ workerPool, meetingServer }: { workerPool: ObservedWorkerPool; meetingServer?: ObservedMeetingServer }) {
 		super();
 		this.#meetingServer = meetingServer;
-		this.#listen(workerPool.observer, 'newworker', (worker: ms.Worker) => this.#addWorker(worker));
-		for (const worker of workerPool.workers) this.#addWorker(worker);
+		this.#listen(workerPool.observer, 'newworker', (worker: ms.Worker) => this.#addWorker(worker, workerPool));
+		for (const worker of workerPool.workers) this.#addWorker(worker, workerPool);
 		if (meetingServer) {
 			this.#listen(meetingServer.observer, 'newroom', (room: ObservedRoom) => this.#addRoom(room));
 			for (const room of meetingServer.rooms.values()) this.#addRoom(room);
@@ -150,17 +151,46 @@ export class SfuObserver extends TypedEmitter<SfuObserverEvents> {
 		this.#apply({ op: 'remove', entity, id } as StateChange);
 	}
 
-	#addWorker(worker: ms.Worker): void {
+	#addWorker(worker: ms.Worker, workerPool: ObservedWorkerPool): void {
 		if (this.#closed || worker.closed) return;
 		const id = String(worker.pid);
 		if (this.#objects.worker.has(id)) return;
 		this.#objects.worker.set(id, worker);
 		this.#add('worker', id, { pid: worker.pid, startedAt: Date.now() });
 		this.#listen(worker.observer, 'newrouter', (router: ms.Router) => this.#addRouter(router, worker.pid));
+		// The pool makes a worker's WebRtcServer before announcing the worker, so it is asked for it.
+		this.#listen(worker.observer, 'newwebrtcserver', (server: ms.WebRtcServer) => this.#addWebRtcServer(server, worker.pid));
+		const server = workerPool.webRtcServerOf(worker);
+		if (server) this.#addWebRtcServer(server, worker.pid);
 		this.#listen(worker.observer, 'close', () => {
 			this.#objects.worker.delete(id);
 			this.#forget(worker.observer);
 			this.#remove('worker', id);
+		});
+	}
+
+	#addWebRtcServer(server: ms.WebRtcServer, workerPid: number): void {
+		const id = server.id;
+		if (this.#closed || server.closed || this.#objects.webRtcServer.has(id)) return;
+		this.#objects.webRtcServer.set(id, server);
+		this.#add('webRtcServer', id, { id, workerPid, listenInfos: [], transports: 0, createdAt: Date.now() });
+		// Only the worker knows the ports it got (a port of 0 asks for any free one).
+		server.dump().then(
+			(dump: unknown) => this.#update('webRtcServer', id, { listenInfos: listenRecords(dump) }),
+			(error: Error) => {
+				if (!server.closed) logger.warn('WebRtcServer %s: dump() failed: %s', id, error.message);
+			}
+		);
+		const count = (delta: number): void => {
+			const old = this.#get('webRtcServer', id);
+			if (old) this.#update('webRtcServer', id, { transports: old.transports + delta });
+		};
+		this.#listen(server.observer, 'webrtctransporthandled', () => count(1));
+		this.#listen(server.observer, 'webrtctransportunhandled', () => count(-1));
+		this.#listen(server.observer, 'close', () => {
+			this.#objects.webRtcServer.delete(id);
+			this.#forget(server.observer);
+			this.#remove('webRtcServer', id);
 		});
 	}
 
@@ -221,6 +251,7 @@ export class SfuObserver extends TypedEmitter<SfuObserverEvents> {
 			id, ...streamOwner(producer.appData, transportId, transport),
 			kind: producer.kind, type: producer.type,
 			mimeType: producer.rtpParameters.codecs[0]?.mimeType ?? '',
+			clockRate: producer.rtpParameters.codecs[0]?.clockRate ?? 0,
 			paused: producer.paused,
 			score: producerScores(producer.score),
 			createdAt: Date.now()
@@ -248,6 +279,7 @@ export class SfuObserver extends TypedEmitter<SfuObserverEvents> {
 			producerId: consumer.producerId,
 			kind: consumer.kind, type: consumer.type,
 			mimeType: consumer.rtpParameters.codecs[0]?.mimeType ?? '',
+			clockRate: consumer.rtpParameters.codecs[0]?.clockRate ?? 0,
 			...consumerState(consumer),
 			createdAt: Date.now()
 		});
@@ -326,6 +358,15 @@ function streamOwner(appData: Record<string, unknown>, transportId: string, tran
 		roomId: stringOrNull(appData.roomId) ?? transport?.roomId ?? null,
 		peerId: stringOrNull(appData.peerId) ?? transport?.peerId ?? null
 	};
+}
+
+/** The sockets of a WebRtcServer's dump(): `udpSockets` and `tcpServers`, each `{ ip, port }`. */
+function listenRecords(dump: unknown): ListenRecord[] {
+	const { udpSockets, tcpServers } = (dump ?? {}) as { udpSockets?: unknown; tcpServers?: unknown };
+	const of = (protocol: 'udp' | 'tcp', list: unknown): ListenRecord[] => (Array.isArray(list) ? list : [])
+		.filter((s): s is { ip: string; port: number } => typeof s?.ip === 'string' && typeof s?.port === 'number')
+		.map(({ ip, port }) => ({ protocol, ip, port }));
+	return [...of('udp', udpSockets), ...of('tcp', tcpServers)];
 }
 
 function stringOrNull(value: unknown): string | null {

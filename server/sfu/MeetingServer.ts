@@ -128,7 +128,9 @@ export class MeetingServer implements RoomDirectory {
 			if (error instanceof NoWorkerError) throw new ServerError('no media worker is running; try again shortly');
 			throw error;
 		}
-		const room = await Room.create({ id: roomId, worker, config: this.#config, counters: this.counters });
+		const room = await Room.create({
+			id: roomId, worker, webRtcServer: this.#workerPool.webRtcServerOf(worker), config: this.#config, counters: this.counters
+		});
 		if (this.#closed) {
 			room.close('server shutting down');
 			return room;

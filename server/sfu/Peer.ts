@@ -50,6 +50,8 @@ export type PeerOptions = {
 	userAgent: string;
 	rtpCapabilities: RtpCapabilities;
 	router: ms.Router;
+	/** Where WebRTC transports listen; undefined: each on its own port at webRtcTransportSettings.listenIps. */
+	webRtcServer: ms.WebRtcServer | undefined;
 	webRtcTransportSettings: Config['mediasoup']['webRtcTransport'];
 	counters: MeetingCounters;
 	notify: (message: NotificationMessage) => void;
@@ -69,6 +71,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
 	readonly rtpCapabilities: RtpCapabilities;
 	readonly observer = new TypedEmitter<PeerObserverEvents>();
 	readonly #router: ms.Router;
+	readonly #webRtcServer: ms.WebRtcServer | undefined;
 	readonly #settings: PeerOptions['webRtcTransportSettings'];
 	readonly #counters: MeetingCounters;
 	readonly #notify: PeerOptions['notify'];
@@ -85,13 +88,14 @@ export class Peer extends TypedEmitter<PeerEvents> {
 		return new Peer(options);
 	}
 
-	private constructor({ roomId, displayName, userAgent, rtpCapabilities, router, webRtcTransportSettings, counters, notify }: PeerOptions) {
+	private constructor({ roomId, displayName, userAgent, rtpCapabilities, router, webRtcServer, webRtcTransportSettings, counters, notify }: PeerOptions) {
 		super();
 		this.roomId = roomId;
 		this.displayName = displayName;
 		this.userAgent = userAgent.slice(0, MAX_USER_AGENT_LENGTH);
 		this.rtpCapabilities = rtpCapabilities;
 		this.#router = router;
+		this.#webRtcServer = webRtcServer;
 		this.#settings = webRtcTransportSettings;
 		this.#counters = counters;
 		this.#notify = notify;
@@ -123,7 +127,9 @@ export class Peer extends TypedEmitter<PeerEvents> {
 		const s = this.#settings;
 		if (forceTcp && !s.enableTcp) throw new NotAllowedError('data.forceTcp: TCP is disabled on this server');
 		const transport = await this.#router.createWebRtcTransport({
-			listenIps: s.listenIps.map(({ ip, announcedIp }) => (announcedIp ? { ip, announcedIp } : { ip })),
+			...(this.#webRtcServer
+				? { webRtcServer: this.#webRtcServer }
+				: { listenIps: s.listenIps.map(({ ip, announcedIp }) => (announcedIp ? { ip, announcedIp } : { ip })) }),
 			enableUdp: forceTcp ? false : s.enableUdp,
 			enableTcp: s.enableTcp,
 			preferUdp: s.preferUdp,
@@ -326,7 +332,8 @@ export class Peer extends TypedEmitter<PeerEvents> {
 			return;
 		}
 		this.#transports.set(transport.id, entry);
-		transport.on('routerclose', () => this.#transports.delete(transport.id));
+		// Both transport types emit it; the union of their typed emitters takes no common listener.
+		(transport as ms.Transport).on('routerclose', () => this.#transports.delete(transport.id));
 	}
 
 	#addConsumer(consumer: ms.Consumer, producerId: string): void {
@@ -405,7 +412,7 @@ async function whileOpen<T>(object: { closed: boolean }, field: string, run: () 
 	try {
 		return await run();
 	} catch (error) {
-		// mediasoup 3.8.4 emits the worker's notifications (e.g. `producerclose`) on setImmediate but
+		// mediasoup emits the worker's notifications (e.g. `producerclose`) on setImmediate but
 		// settles responses at once: let a close the worker announced before its refusal land first.
 		if (!object.closed) await new Promise((resolve) => setImmediate(resolve));
 		if (object.closed) throw new NotFoundError(`${field}: closed meanwhile`);
@@ -425,7 +432,7 @@ function streamIdsOf(rtpParameters: RtpParameters): { mids: string[]; ssrcs: num
 	return { mids, ssrcs: [...ssrcs] };
 }
 
-/** mediasoup 3.8.4 does not check that the codecs match `kind` (it would accept VP8 as audio). */
+/** mediasoup does not check that the codecs match `kind` (it would accept VP8 as audio). */
 function assertCodecsOfKind(kind: MediaKind, rtpParameters: RtpParameters): void {
 	if (!Array.isArray(rtpParameters.codecs)) return; // mediasoup's own validation names the problem
 	rtpParameters.codecs.forEach((codec: unknown, i) => {

@@ -28,6 +28,8 @@ export type RoomObserverEvents = {
 export type RoomOptions = {
 	id: string;
 	worker: ms.Worker;
+	/** The worker's WebRtcServer, on which the peers' WebRTC transports listen (undefined: a port each). */
+	webRtcServer: ms.WebRtcServer | undefined;
 	config: Pick<Config, 'room' | 'mediasoup'>;
 	counters: MeetingCounters;
 };
@@ -44,6 +46,7 @@ export class Room extends TypedEmitter<RoomEvents> {
 	readonly createdAt = Date.now();
 	readonly observer = new TypedEmitter<RoomObserverEvents>();
 	readonly #activeSpeakerObserver: ms.ActiveSpeakerObserver;
+	readonly #webRtcServer: ms.WebRtcServer | undefined;
 	readonly #config: RoomOptions['config'];
 	readonly #counters: MeetingCounters;
 	readonly #peers = new Map<string, Peer>();
@@ -51,7 +54,7 @@ export class Room extends TypedEmitter<RoomEvents> {
 	#graceTimer: NodeJS.Timeout | undefined;
 	#closed = false;
 
-	static async create({ id, worker, config, counters }: RoomOptions): Promise<Room> {
+	static async create({ id, worker, webRtcServer, config, counters }: RoomOptions): Promise<Room> {
 		const router = await worker.createRouter({
 			// The schema checks the fields it knows; mediasoup validates the rest of each codec.
 			mediaCodecs: config.mediasoup.router.mediaCodecs as ms.RtpCodecCapability[],
@@ -64,21 +67,22 @@ export class Room extends TypedEmitter<RoomEvents> {
 			router.close();
 			throw error;
 		}
-		return new Room({ id, router, workerPid: worker.pid, activeSpeakerObserver, config, counters });
+		return new Room({ id, router, workerPid: worker.pid, activeSpeakerObserver, webRtcServer, config, counters });
 	}
 
-	private constructor({ id, router, workerPid, activeSpeakerObserver, config, counters }: {
+	private constructor({ id, router, workerPid, activeSpeakerObserver, webRtcServer, config, counters }: {
 		id: string; router: ms.Router; workerPid: number; activeSpeakerObserver: ms.ActiveSpeakerObserver;
-		config: RoomOptions['config']; counters: MeetingCounters;
+		webRtcServer: ms.WebRtcServer | undefined; config: RoomOptions['config']; counters: MeetingCounters;
 	}) {
 		super();
 		this.id = id;
 		this.router = router;
 		this.workerPid = workerPid;
 		this.#activeSpeakerObserver = activeSpeakerObserver;
+		this.#webRtcServer = webRtcServer;
 		this.#config = config;
 		this.#counters = counters;
-		activeSpeakerObserver.on('dominantspeaker', ({ producer }: ms.ActiveSpeakerObserverActivity) => {
+		activeSpeakerObserver.on('dominantspeaker', ({ producer }: ms.ActiveSpeakerObserverDominantSpeaker) => {
 			this.#setActiveSpeaker({ peerId: (producer.appData as { peerId: string }).peerId, producerId: producer.id });
 		});
 		// Normally the MeetingServer closes rooms of a dead worker first; this covers any other path.
@@ -112,7 +116,7 @@ export class Room extends TypedEmitter<RoomEvents> {
 		clearTimeout(this.#graceTimer);
 		this.#graceTimer = undefined;
 		const peer = Peer.create({
-			roomId: this.id, displayName, userAgent, rtpCapabilities, router: this.router,
+			roomId: this.id, displayName, userAgent, rtpCapabilities, router: this.router, webRtcServer: this.#webRtcServer,
 			webRtcTransportSettings: this.#config.mediasoup.webRtcTransport, counters: this.#counters, notify
 		});
 		this.#peers.set(peer.id, peer);

@@ -1,16 +1,13 @@
-// mediasoup validates rtpCapabilities only when it consumes; checking them at join turns a broken
-// client into a BadRequestError up front instead of a peer that silently receives nothing.
-import { validateRtpCapabilities } from 'mediasoup/lib/ortc.js';
-import type { RtpCapabilities } from './contract.js';
 import { normalizeDisplayName } from './displayName.js';
-import { AlreadyJoinedError, BadRequestError } from './RequestError.js';
+import { AlreadyJoinedError } from './RequestError.js';
+import { checkRtpCapabilities } from './rtpCapabilitiesCheck.js';
 import type { RequestHandlers } from './RequestHandler.js';
 
 export const roomRequests: RequestHandlers<'join' | 'getRouterRtpCapabilities' | 'leave'> = {
 	async join(ctx, { roomId, displayName, rtpCapabilities }) {
 		if (ctx.session.peer) throw new AlreadyJoinedError();
 		const name = normalizeDisplayName(displayName, ctx.config.room.maxDisplayNameLength);
-		const capabilities = checkedRtpCapabilities(rtpCapabilities);
+		const capabilities = checkRtpCapabilities(rtpCapabilities, 'data.rtpCapabilities');
 		const room = await ctx.rooms.getOrCreateRoom(roomId);
 		const peer = room.join({
 			displayName: name, rtpCapabilities: capabilities, userAgent: ctx.session.userAgent,
@@ -34,14 +31,3 @@ export const roomRequests: RequestHandlers<'join' | 'getRouterRtpCapabilities' |
 		return {};
 	}
 };
-
-function checkedRtpCapabilities(rtpCapabilities: RtpCapabilities): RtpCapabilities {
-	// validateRtpCapabilities fills defaults in place: work on a copy the peer then owns.
-	const copy = structuredClone(rtpCapabilities);
-	try {
-		validateRtpCapabilities(copy);
-	} catch (error) {
-		throw new BadRequestError(`data.rtpCapabilities: ${(error as Error).message}`);
-	}
-	return copy;
-}

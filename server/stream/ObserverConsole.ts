@@ -14,7 +14,7 @@ export class NotFoundError extends NamedError {}
 
 type Command = { usage: string; summary: string; run: (args: string[]) => Promise<CommandOutput> };
 
-const DUMP_ENTITIES = ['worker', 'router', 'transport', 'producer', 'consumer'] as const;
+const DUMP_ENTITIES = ['worker', 'webRtcServer', 'router', 'transport', 'producer', 'consumer'] as const;
 const STATS_ENTITIES = ['transport', 'producer', 'consumer'] as const;
 const NAME_WIDTH = 24;
 const ID_WIDTH = 36;
@@ -39,7 +39,7 @@ export class ObserverConsole {
 			},
 			rooms: { usage: 'rooms', summary: 'rooms with their worker, peers and media', run: (args) => this.#rooms(args) },
 			peers: { usage: 'peers [ROOM]', summary: 'peers (of one room) with their transports and media', run: (args) => this.#peers(args) },
-			dump: { usage: 'dump worker|router|transport|producer|consumer ID', summary: 'mediasoup dump() of one object', run: (args) => this.#dump(args) },
+			dump: { usage: 'dump worker|webRtcServer|router|transport|producer|consumer ID', summary: 'mediasoup dump() of one object', run: (args) => this.#dump(args) },
 			usage: { usage: 'usage', summary: 'CPU and memory of the server process and each worker', run: (args) => this.#usage(args) },
 			loglevel: { usage: 'loglevel [NAMESPACES]', summary: 'show or set the server\'s debug namespaces (e.g. "meter-sfu*")', run: (args) => this.#logLevel(args) },
 			help: { usage: 'help', summary: 'this list', run: async () => this.#help() },
@@ -116,13 +116,19 @@ export class ObserverConsole {
 
 	async #totals(): Promise<CommandOutput> {
 		const { total, byWorker } = this.#count();
-		const workers = [...byWorker].map(([pid, counts]) => ({ pid, ...counts }));
+		// Where each worker's WebRtcServer takes browser media ("udp:40000"), the ports a firewall opens.
+		const mediaPorts = new Map<number, string[]>();
+		for (const server of Object.values(this.#state.webRtcServers ?? {})) {
+			mediaPorts.set(server.workerPid, server.listenInfos.map((l) => `${l.protocol}:${l.port}`));
+		}
+		const workers = [...byWorker].map(([pid, counts]) => ({ pid, ...counts, mediaPorts: mediaPorts.get(pid) ?? [] }));
 		const table = new ConsoleTable([
 			{ header: 'WORKER' }, { header: 'ROUTERS', align: 'right' }, { header: 'ROOMS', align: 'right' }, { header: 'PEERS', align: 'right' },
-			{ header: 'TRANSPORTS', align: 'right' }, { header: 'PRODUCERS', align: 'right' }, { header: 'CONSUMERS', align: 'right' }
+			{ header: 'TRANSPORTS', align: 'right' }, { header: 'PRODUCERS', align: 'right' }, { header: 'CONSUMERS', align: 'right' },
+			{ header: 'MEDIA PORTS' }
 		]);
-		for (const w of workers) table.add([w.pid, w.routers, w.rooms, w.peers, w.transports, w.producers, w.consumers]);
-		table.add(['total', total.routers, total.rooms, total.peers, total.transports, total.producers, total.consumers]);
+		for (const w of workers) table.add([w.pid, w.routers, w.rooms, w.peers, w.transports, w.producers, w.consumers, w.mediaPorts.join(' ')]);
+		table.add(['total', total.routers, total.rooms, total.peers, total.transports, total.producers, total.consumers, '']);
 		return { json: { total, workers }, text: table.toString() };
 	}
 

@@ -9,7 +9,7 @@
  */
 import type { EntityKind, EntityKinds, ObservedState } from '../observer/ObservedState.js';
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** Longest line a client may send, in bytes. */
 export const MAX_CLIENT_LINE_BYTES = 64 * 1024;
 
@@ -81,7 +81,7 @@ export type Requests = {
 	};
 	/** dump() of one object. */
 	dump: {
-		params: { entity: 'worker' | 'router' | 'transport' | 'producer' | 'consumer'; id: string };
+		params: { entity: 'worker' | 'webRtcServer' | 'router' | 'transport' | 'producer' | 'consumer'; id: string };
 		result: unknown;
 	};
 	/** CPU and memory of the server process and each worker. */

@@ -52,7 +52,7 @@ export async function startObserverStack({ numWorkers = 1, maxClientBacklogBytes
 			await stack.stream.close();
 			sfuObserver.close();
 			// A worker a test closed itself emits no second close.
-			const closed = pool.workers.filter((w) => !w.closed).map((w) => new Promise((resolve) => w.observer.once('close', resolve)));
+			const closed = pool.workers.filter((w) => !w.closed).map((w) => new Promise<void>((resolve) => w.observer.once('close', () => resolve())));
 			pool.close();
 			await Promise.all(closed);
 			fs.rmSync(dir, { recursive: true, force: true });

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { validateConfig, type Config } from '../../config/configSchema.js';
+import { validateConfig, webRtcServerOnAnyPort, type Config } from '../../config/configSchema.js';
 import { Server } from '../../server/Server.js';
 import type { RtpParameters } from '../../server/signalling/contract.js';
 
@@ -15,7 +15,7 @@ export async function testConfig(dir: string, overrides: Overrides = {}): Promis
 	const raw: Record<string, unknown> = { ...base };
 	const blocks: Record<string, Record<string, unknown>> = {
 		listen: { ip: '127.0.0.1', port: 0 },
-		mediasoup: { numWorkers: 1 },
+		mediasoup: { numWorkers: 1, webRtcServer: webRtcServerOnAnyPort() },
 		prometheus: { port: 0 },
 		observer: { socketPath: path.join(dir, 'observer.sock') }
 	};

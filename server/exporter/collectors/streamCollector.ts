@@ -8,7 +8,8 @@ import type { CollectorContext } from './CollectorContext.js';
 type Family = {
 	suffix: string;
 	help: Record<Role, string>;
-	read: (row: StatsRow) => number | undefined;
+	/** `clockRate`: of the stream's codec, in Hz (0 if unknown). */
+	read: (row: StatsRow, clockRate: number) => number | undefined;
 	fold: Fold;
 	roles?: readonly Role[];
 };
@@ -50,8 +51,8 @@ const FAMILIES: readonly Family[] = [
 	},
 	{ suffix: 'score', fold: 'min', read: (r) => numberAt(r, AT.score), help: both('mediasoup quality score of the RTP stream, 0..10') },
 	{
-		suffix: 'jitter_seconds', fold: 'max', roles: ['producer'], read: (r) => divided(numberAt(r, AT.jitter), 1000),
-		help: { producer: 'Interarrival jitter of the received stream in seconds (mediasoup 3.8.4 jitter is in ms)', consumer: '' }
+		suffix: 'jitter_seconds', fold: 'max', roles: ['producer'], read: (r, clockRate) => (clockRate > 0 ? divided(numberAt(r, AT.jitter), clockRate) : undefined),
+		help: { producer: 'Interarrival jitter of the received stream in seconds (mediasoup jitter / the codec\'s clock rate)', consumer: '' }
 	}
 ];
 
@@ -62,7 +63,7 @@ function divided(value: number | undefined, by: number): number | undefined {
 }
 
 /** One role's families, with how each reads its value. */
-export type StreamFamilies = { read: (row: StatsRow) => number | undefined; family: ObjectFamily }[];
+export type StreamFamilies = { read: Family['read']; family: ObjectFamily }[];
 
 /** The per-stream families of both roles, in output order (producers', then consumers'). */
 export function streamFamilies(families: ObjectFamilies): Record<Role, StreamFamilies> {
@@ -86,7 +87,7 @@ export function addStreamStats(
 	for (const row of rows) {
 		if (!isRtpStream(row, type)) continue;
 		const labelSet = labels.stream(entry, row);
-		for (const { read, family } of families) family.add(labelSet, read(row), owner);
+		for (const { read, family } of families) family.add(labelSet, read(row, record.clockRate), owner);
 	}
 	return entry;
 }

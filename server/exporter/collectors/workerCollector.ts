@@ -34,6 +34,22 @@ export function workerCollector({ registry, state, snapshot, labels }: Collector
 		transportGauge.set({ pid }, transports.get(pid)!);
 	}
 
+	// Protocol version 1 servers have no WebRtcServers in their state.
+	const webRtcServers = Object.values(state.webRtcServers ?? {});
+	const listening = new Gauge({
+		name: 'mediasoup_webrtc_server_listen_info', help: 'Where the worker\'s WebRtcServer takes all its WebRTC transports\' media (1 per socket)',
+		labelNames: ['pid', 'proto', 'local_addr'], registers: reg
+	});
+	const handled = new Gauge({
+		name: 'mediasoup_webrtc_server_transports', help: 'WebRTC transports whose media goes through the worker\'s WebRtcServer',
+		labelNames: ['pid'], registers: reg
+	});
+	for (const server of webRtcServers) {
+		const pid = String(server.workerPid);
+		handled.set({ pid }, server.transports);
+		for (const { protocol, ip, port } of server.listenInfos) listening.set({ pid, proto: protocol, local_addr: labels.listenAddress(ip, port) }, 1);
+	}
+
 	if (snapshot.usage) {
 		const cpu = new Counter({
 			name: 'mediasoup_worker_cpu_seconds_total', help: 'CPU time of the worker (getResourceUsage ru_utime / ru_stime)',
