@@ -1,7 +1,12 @@
-import { Device, enhancedEvents, types as mc } from 'mediasoup-client';
+import { Device, enhancedEvents, type types as mc } from 'mediasoup-client';
 import type {
-	NotificationMessage, Notifications, PeerInfo, RtpCapabilities, RtpParameters, TransportOptions
-} from '../server/signalling/contract.js';
+	NotificationMessage,
+	Notifications,
+	PeerInfo,
+	RtpCapabilities,
+	RtpParameters,
+	TransportOptions
+} from '../server/contract/signalling.js';
 import { SignallingChannel, type SignallingState } from './SignallingChannel.js';
 
 export type MeetingState = 'idle' | 'joining' | 'joined' | 'rejoining' | 'left' | 'failed';
@@ -13,7 +18,12 @@ export type RemoteMedia = { consumerId: string; peerId: string; kind: mc.MediaKi
 
 /** Inbound video of one remote peer, summed over its video consumers. */
 export type InboundVideoStats = {
-	peerId: string; displayName: string; framesDecoded: number; bytesReceived: number; frameWidth: number; frameHeight: number;
+	peerId: string;
+	displayName: string;
+	framesDecoded: number;
+	bytesReceived: number;
+	frameWidth: number;
+	frameHeight: number;
 };
 
 export type MeetingClientEvents = {
@@ -85,12 +95,24 @@ export class MeetingClient extends enhancedEvents.EnhancedEventEmitter<MeetingCl
 		this.#signalling.on('notification', (message) => this.#onNotification(message));
 	}
 
-	get state(): MeetingState { return this.#state; }
-	get signallingState(): SignallingState { return this.#signalling.state; }
-	get peerId(): string | undefined { return this.#session?.peerId; }
-	get roomId(): string { return this.#roomId; }
-	get peers(): PeerInfo[] { return [...this.#peers.values()]; }
-	isSourcePaused(source: MediaSource): boolean { return this.#sourcePaused[source]; }
+	get state(): MeetingState {
+		return this.#state;
+	}
+	get signallingState(): SignallingState {
+		return this.#signalling.state;
+	}
+	get peerId(): string | undefined {
+		return this.#session?.peerId;
+	}
+	get roomId(): string {
+		return this.#roomId;
+	}
+	get peers(): PeerInfo[] {
+		return [...this.#peers.values()];
+	}
+	isSourcePaused(source: MediaSource): boolean {
+		return this.#sourcePaused[source];
+	}
 
 	transportState(direction: TransportDirection): mc.ConnectionState {
 		const transport = direction === 'send' ? this.#session?.sendTransport : this.#session?.recvTransport;
@@ -147,21 +169,27 @@ export class MeetingClient extends enhancedEvents.EnhancedEventEmitter<MeetingCl
 	async getInboundVideoStats(): Promise<InboundVideoStats[]> {
 		const byPeer = new Map<string, InboundVideoStats>();
 		const consumers = [...(this.#session?.consumers.values() ?? [])].filter(({ media }) => media.kind === 'video');
-		await Promise.all(consumers.map(async ({ consumer, media }) => {
-			const report = await consumer.getStats();
-			const entry = byPeer.get(media.peerId) ?? {
-				peerId: media.peerId, displayName: this.#peers.get(media.peerId)?.displayName ?? '',
-				framesDecoded: 0, bytesReceived: 0, frameWidth: 0, frameHeight: 0
-			};
-			report.forEach((stat: Record<string, unknown>) => {
-				if (stat.type !== 'inbound-rtp' || stat.kind !== 'video') return;
-				entry.framesDecoded += Number(stat.framesDecoded ?? 0);
-				entry.bytesReceived += Number(stat.bytesReceived ?? 0);
-				entry.frameWidth = Math.max(entry.frameWidth, Number(stat.frameWidth ?? 0));
-				entry.frameHeight = Math.max(entry.frameHeight, Number(stat.frameHeight ?? 0));
-			});
-			byPeer.set(media.peerId, entry);
-		}));
+		await Promise.all(
+			consumers.map(async ({ consumer, media }) => {
+				const report = await consumer.getStats();
+				const entry = byPeer.get(media.peerId) ?? {
+					peerId: media.peerId,
+					displayName: this.#peers.get(media.peerId)?.displayName ?? '',
+					framesDecoded: 0,
+					bytesReceived: 0,
+					frameWidth: 0,
+					frameHeight: 0
+				};
+				report.forEach((stat: Record<string, unknown>) => {
+					if (stat.type !== 'inbound-rtp' || stat.kind !== 'video') return;
+					entry.framesDecoded += Number(stat.framesDecoded ?? 0);
+					entry.bytesReceived += Number(stat.bytesReceived ?? 0);
+					entry.frameWidth = Math.max(entry.frameWidth, Number(stat.frameWidth ?? 0));
+					entry.frameHeight = Math.max(entry.frameHeight, Number(stat.frameHeight ?? 0));
+				});
+				byPeer.set(media.peerId, entry);
+			})
+		);
 		return [...byPeer.values()];
 	}
 
@@ -183,7 +211,8 @@ export class MeetingClient extends enhancedEvents.EnhancedEventEmitter<MeetingCl
 		const device = await Device.factory();
 		await device.load({ routerRtpCapabilities: routerRtpCapabilities as mc.RtpCapabilities });
 		const joined = await this.#signalling.request('join', {
-			roomId: this.#roomId, displayName: this.#displayName,
+			roomId: this.#roomId,
+			displayName: this.#displayName,
 			// mediasoup-client's and mediasoup's types describe the same JSON; the server validates it.
 			rtpCapabilities: device.rtpCapabilities as RtpCapabilities
 		});
@@ -199,15 +228,27 @@ export class MeetingClient extends enhancedEvents.EnhancedEventEmitter<MeetingCl
 			sendTransport.close();
 			recvTransport.close();
 		});
-		const session: Session = { device, peerId: joined.peerId, sendTransport, recvTransport, producers: new Map(), consumers: new Map() };
+		const session: Session = {
+			device,
+			peerId: joined.peerId,
+			sendTransport,
+			recvTransport,
+			producers: new Map(),
+			consumers: new Map()
+		};
 		this.#session = session;
 		this.#wireTransport(sendTransport, 'send');
 		this.#wireTransport(recvTransport, 'recv');
 		sendTransport.on('produce', ({ kind, rtpParameters, appData }, callback, errback) => {
-			this.#signalling.request('produce', {
-				transportId: sendTransport.id, kind, rtpParameters: rtpParameters as RtpParameters,
-				paused: appData.paused === true, appData: { source: appData.source as MediaSource }
-			}).then(({ producerId }) => callback({ id: producerId }), errback);
+			this.#signalling
+				.request('produce', {
+					transportId: sendTransport.id,
+					kind,
+					rtpParameters: rtpParameters as RtpParameters,
+					paused: appData.paused === true,
+					appData: { source: appData.source as MediaSource }
+				})
+				.then(({ producerId }) => callback({ id: producerId }), errback);
 		});
 		for (const notification of this.#pending.splice(0)) void this.#consume(session, notification);
 
@@ -233,7 +274,8 @@ export class MeetingClient extends enhancedEvents.EnhancedEventEmitter<MeetingCl
 
 	#wireTransport(transport: mc.Transport, direction: TransportDirection): void {
 		transport.on('connect', ({ dtlsParameters }, callback, errback) => {
-			this.#signalling.request('connectWebRtcTransport', { transportId: transport.id, dtlsParameters })
+			this.#signalling
+				.request('connectWebRtcTransport', { transportId: transport.id, dtlsParameters })
 				.then(() => callback(), errback);
 		});
 		transport.on('connectionstatechange', (state) => {
@@ -247,15 +289,27 @@ export class MeetingClient extends enhancedEvents.EnhancedEventEmitter<MeetingCl
 		const paused = this.#sourcePaused[source];
 		const appData = { source, paused };
 		// stopTracks: false keeps the local tracks alive across a rejoin; leave() stops them.
-		const producer = source === 'webcam'
-			? await session.sendTransport.produce({
-				track, appData, stopTracks: false,
-				encodings: this.#simulcast
-					? [{ scaleResolutionDownBy: 4, maxBitrate: 150_000 }, { scaleResolutionDownBy: 2, maxBitrate: 400_000 }, { maxBitrate: 900_000 }]
-					: [{ maxBitrate: 600_000 }],
-				codecOptions: { videoGoogleStartBitrate: 500 }
-			})
-			: await session.sendTransport.produce({ track, appData, stopTracks: false, codecOptions: { opusDtx: true, opusFec: true } });
+		const producer =
+			source === 'webcam'
+				? await session.sendTransport.produce({
+						track,
+						appData,
+						stopTracks: false,
+						encodings: this.#simulcast
+							? [
+									{ scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+									{ scaleResolutionDownBy: 2, maxBitrate: 400_000 },
+									{ maxBitrate: 900_000 }
+								]
+							: [{ maxBitrate: 600_000 }],
+						codecOptions: { videoGoogleStartBitrate: 500 }
+					})
+				: await session.sendTransport.produce({
+						track,
+						appData,
+						stopTracks: false,
+						codecOptions: { opusDtx: true, opusFec: true }
+					});
 		if (paused) producer.pause();
 		session.producers.set(source, producer);
 		producer.on('transportclose', () => session.producers.delete(source));
@@ -265,7 +319,10 @@ export class MeetingClient extends enhancedEvents.EnhancedEventEmitter<MeetingCl
 		const { consumerId, producerId, peerId, kind, rtpParameters, producerPaused } = notification;
 		try {
 			const consumer = await session.recvTransport.consume({
-				id: consumerId, producerId, kind, rtpParameters: rtpParameters as mc.RtpParameters
+				id: consumerId,
+				producerId,
+				kind,
+				rtpParameters: rtpParameters as mc.RtpParameters
 			});
 			if (this.#session !== session) {
 				consumer.close();
@@ -371,16 +428,19 @@ export class MeetingClient extends enhancedEvents.EnhancedEventEmitter<MeetingCl
 		this.#rejoinTimer = setTimeout(() => {
 			this.#rejoinTimer = undefined;
 			if (this.#state !== 'rejoining' || this.#signalling.state !== 'connected') return;
-			this.#connectSession().then(() => {
-				this.#rejoinAttempt = 0;
-				this.#setState('joined');
-			}, async (error: unknown) => {
-				await this.#abandonSession();
-				if (this.#state !== 'rejoining') return;
-				// Retries are expected (e.g. while a replacement worker starts): a notice, not an error.
-				this.emit('interrupted', `could not rejoin yet (${error instanceof Error ? error.message : String(error)})`);
-				if (this.#signalling.state === 'connected') this.#scheduleRejoin();
-			});
+			this.#connectSession().then(
+				() => {
+					this.#rejoinAttempt = 0;
+					this.#setState('joined');
+				},
+				async (error: unknown) => {
+					await this.#abandonSession();
+					if (this.#state !== 'rejoining') return;
+					// Retries are expected (e.g. while a replacement worker starts): a notice, not an error.
+					this.emit('interrupted', `could not rejoin yet (${error instanceof Error ? error.message : String(error)})`);
+					if (this.#signalling.state === 'connected') this.#scheduleRejoin();
+				}
+			);
 		}, delay);
 	}
 

@@ -18,13 +18,17 @@ export type MeetingTestStats = {
 export type MeetingTestHook = { readonly state: MeetingState; getStats(): Promise<MeetingTestStats> };
 
 declare global {
-	interface Window { meeting?: MeetingTestHook }
+	interface Window {
+		meeting?: MeetingTestHook;
+	}
 }
 
 /** Exposes a read-only summary of the meeting as `window.meeting`. */
 export function installTestHook(client: MeetingClient): void {
 	window.meeting = {
-		get state() { return client.state; },
+		get state() {
+			return client.state;
+		},
 		async getStats() {
 			return {
 				state: client.state,

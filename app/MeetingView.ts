@@ -59,7 +59,9 @@ export class MeetingView {
 		this.#micButton.addEventListener('click', () => this.#toggle('mic'));
 		this.#camButton.addEventListener('click', () => this.#toggle('webcam'));
 		byId('leave').addEventListener('click', onLeave);
-		byId('error-dismiss').addEventListener('click', () => { this.#error.hidden = true; });
+		byId('error-dismiss').addEventListener('click', () => {
+			this.#error.hidden = true;
+		});
 		// Sound that autoplay refused starts with the next click anywhere.
 		document.addEventListener('autoplayblocked', () => this.showNotice('Click anywhere to hear the others.'));
 		document.addEventListener('click', () => {
@@ -137,14 +139,15 @@ export class MeetingView {
 	}
 
 	#toggle(source: MediaSource): void {
-		this.#client.setSourcePaused(source, !this.#client.isSourcePaused(source))
+		this.#client
+			.setSourcePaused(source, !this.#client.isSourcePaused(source))
 			.catch((error: unknown) => this.showError(error instanceof Error ? error.message : String(error)));
 	}
 
 	#showSourcePaused(source: MediaSource, paused: boolean): void {
 		const button = source === 'mic' ? this.#micButton : this.#camButton;
 		button.setAttribute('aria-pressed', String(paused));
-		button.textContent = source === 'mic' ? (paused ? 'Unmute mic' : 'Mute mic') : (paused ? 'Camera on' : 'Camera off');
+		button.textContent = source === 'mic' ? (paused ? 'Unmute mic' : 'Mute mic') : paused ? 'Camera on' : 'Camera off';
 		this.#localTile?.setPaused(source === 'mic' ? 'audio' : 'video', paused);
 	}
 

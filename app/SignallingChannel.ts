@@ -1,9 +1,9 @@
-import { io, type Socket } from 'socket.io-client';
+import { io } from 'socket.io-client';
 import { enhancedEvents } from 'mediasoup-client';
-import type {
-	ClientToServerEvents, NotificationMessage, RequestMessage, RequestMethod, Requests, Response,
-	ServerToClientEvents, SignallingErrorName
-} from '../server/signalling/contract.js';
+import type { NotificationMessage, RequestMethod, Requests } from '../server/contract/signalling.js';
+import { request, SignallingRequestError, type SignallingSocket } from '../server/contract/signallingRequest.js';
+
+export { SignallingRequestError };
 
 export type SignallingState = 'connecting' | 'connected' | 'disconnected';
 
@@ -11,17 +11,6 @@ export type SignallingChannelEvents = {
 	state: [SignallingState];
 	notification: [NotificationMessage];
 };
-
-/** A request the server answered with `{ ok: false }`, or that got no answer in time. */
-export class SignallingRequestError extends Error {
-	readonly errorName: SignallingErrorName | 'TimeoutError' | 'DisconnectedError';
-
-	constructor(method: string, errorName: SignallingRequestError['errorName'], message: string) {
-		super(`${method}: ${message}`);
-		this.name = 'SignallingRequestError';
-		this.errorName = errorName;
-	}
-}
 
 const REQUEST_TIMEOUT_MS = 15_000;
 
@@ -31,7 +20,7 @@ const REQUEST_TIMEOUT_MS = 15_000;
  * (the server forgets a peer whose socket dropped).
  */
 export class SignallingChannel extends enhancedEvents.EnhancedEventEmitter<SignallingChannelEvents> {
-	readonly #socket: Socket<ServerToClientEvents, ClientToServerEvents>;
+	readonly #socket: SignallingSocket;
 	#state: SignallingState = 'connecting';
 	#closed = false;
 
@@ -71,16 +60,7 @@ export class SignallingChannel extends enhancedEvents.EnhancedEventEmitter<Signa
 	/** Sends a request and resolves with its typed answer; a refusal rejects with SignallingRequestError. */
 	async request<M extends RequestMethod>(method: M, data: Requests[M]['request']): Promise<Requests[M]['response']> {
 		if (this.#state !== 'connected') throw new SignallingRequestError(method, 'DisconnectedError', 'not connected to the server');
-		// The union cannot be narrowed from a generic M; the pair is consistent by construction.
-		const message = { method, data } as RequestMessage;
-		let response: Response<unknown>;
-		try {
-			response = await this.#socket.timeout(REQUEST_TIMEOUT_MS).emitWithAck('request', message);
-		} catch {
-			throw new SignallingRequestError(method, 'TimeoutError', `no answer within ${REQUEST_TIMEOUT_MS / 1000} s`);
-		}
-		if (!response.ok) throw new SignallingRequestError(method, response.error.name, response.error.message);
-		return response.data as Requests[M]['response'];
+		return request(this.#socket, method, data, REQUEST_TIMEOUT_MS);
 	}
 
 	override close(): void {

@@ -30,7 +30,8 @@ export class VideoTile {
 		this.#name.textContent = local ? `${displayName} (you)` : displayName;
 		const badges = document.createElement('div');
 		badges.className = 'badges';
-		badges.innerHTML = '<span class="badge mic-off" title="microphone off">mic off</span>' +
+		badges.innerHTML =
+			'<span class="badge mic-off" title="microphone off">mic off</span>' +
 			'<span class="badge cam-off" title="camera off">camera off</span>';
 		this.element.append(this.#video, placeholder, this.#name, badges);
 		if (!local) {
@@ -89,5 +90,12 @@ export class VideoTile {
 }
 
 function initials(name: string): string {
-	return name.split(/\s+/).filter(Boolean).slice(0, 2).map((word) => [...word][0]!.toUpperCase()).join('') || '?';
+	return (
+		name
+			.split(/\s+/)
+			.filter(Boolean)
+			.slice(0, 2)
+			.map((word) => [...word][0]!.toUpperCase())
+			.join('') || '?'
+	);
 }

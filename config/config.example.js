@@ -53,7 +53,7 @@ export default {
 		webRtcTransport: {
 			// Addresses the WebRTC transports listen on when webRtcServer is null (otherwise the
 			// WebRtcServer's listenInfos apply). announcedIp as above.
-			listenIps: [ { ip: '127.0.0.1', announcedIp: null } ],
+			listenIps: [{ ip: '127.0.0.1', announcedIp: null }],
 			// Offer ICE candidates over UDP and/or TCP (of those the WebRtcServer listens on); prefer
 			// UDP when both are possible.
 			enableUdp: true,
@@ -90,7 +90,7 @@ export default {
 		}
 	},
 
-	// Synthetic peers (server/synthetic): clients that send and receive plain RTP instead of
+	// Synthetic peers (tools/synthetic): clients that send and receive plain RTP instead of
 	// WebRTC, for load tests. When enabled, only clients connecting from this machine (loopback)
 	// may create plain transports, which listen on 127.0.0.1 and send to loopback addresses only.
 	syntheticPeers: {

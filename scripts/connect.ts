@@ -5,9 +5,12 @@
  * config/config.example.js), so it finds the server started with the same config.
  */
 import readline from 'node:readline';
+import { parseArgs } from 'node:util';
 import { loadConfig, ConfigError } from '../server/config/loadConfig.js';
 import { ObserverStreamClient } from '../server/stream/ObserverStreamClient.js';
-import { ObserverConsole, UsageError, type CommandOutput } from '../server/stream/ObserverConsole.js';
+import { ObserverConsole, type CommandOutput } from '../tools/console/ObserverConsole.js';
+import { UsageError } from '../server/base/errors.js';
+import { parseCommandLine } from '../tools/cli/parseCommandLine.js';
 
 const USAGE = `usage: scripts/connect [--socket PATH] [--json] [--timeout MS] [COMMAND [ARGS...]]
   --socket PATH   the observer socket (default: observer.socketPath of the config in use)
@@ -15,30 +18,26 @@ const USAGE = `usage: scripts/connect [--socket PATH] [--json] [--timeout MS] [C
   --timeout MS    how long to wait for the server (default 10000)
 Without a COMMAND, an interactive prompt opens; "help" lists the commands.`;
 
-type Options = { socket?: string; json: boolean; timeoutMs: number; command: string[] };
+type Options = { socket?: string; json: boolean; timeoutMs: number; help: boolean; command: string[] };
 
-function parseArgs(argv: string[]): Options {
-	const options: Options = { json: false, timeoutMs: 10_000, command: [] };
-	for (let i = 0; i < argv.length; i++) {
-		const arg = argv[i]!;
-		const value = (): string => {
-			const v = argv[++i];
-			if (v === undefined) throw new UsageError(`${arg} needs a value`);
-			return v;
-		};
-		if (arg === '--json') options.json = true;
-		else if (arg === '--socket') options.socket = value();
-		else if (arg.startsWith('--socket=')) options.socket = arg.slice('--socket='.length);
-		else if (arg === '--timeout') options.timeoutMs = Number(value());
-		else if (arg === '-h' || arg === '--help') options.command = ['--help'];
-		else if (arg.startsWith('-') && options.command.length === 0) throw new UsageError(`unknown option ${arg}`);
-		else {
-			options.command = argv.slice(i);
-			break;
-		}
-	}
-	if (!Number.isInteger(options.timeoutMs) || options.timeoutMs < 1) throw new UsageError('--timeout: expected a positive integer of milliseconds');
-	return options;
+const OPTIONS = {
+	socket: { type: 'string' },
+	json: { type: 'boolean', default: false },
+	timeout: { type: 'string', default: '10000' },
+	help: { type: 'boolean', short: 'h', default: false }
+} as const;
+
+function parseOptions(argv: string[]): Options {
+	// Options end at the first positional (or "--"): the rest is the command, dashes and all.
+	const { tokens } = parseArgs({ args: argv, options: OPTIONS, strict: false, allowPositionals: true, tokens: true });
+	const first = tokens.find((token) => token.kind !== 'option');
+	const end = first?.index ?? argv.length;
+	const { values } = parseCommandLine({ args: argv.slice(0, end), options: OPTIONS, strict: true });
+	const timeoutMs = Number(values.timeout);
+	if (!Number.isInteger(timeoutMs) || timeoutMs < 1)
+		throw new UsageError(`--timeout: expected a positive integer of milliseconds, got ${JSON.stringify(values.timeout)}`);
+	const command = argv.slice(first?.kind === 'option-terminator' ? end + 1 : end);
+	return { socket: values.socket, json: values.json, timeoutMs, help: values.help, command };
 }
 
 function exitCodeOf(error: Error): number {
@@ -56,14 +55,20 @@ function printError(error: Error, json: boolean): void {
 }
 
 async function interactive(console_: ObserverConsole, client: ObserverStreamClient, json: boolean): Promise<number> {
-	const rl = readline.createInterface({ input: process.stdin, output: process.stdout, prompt: 'meter-sfu> ', terminal: process.stdin.isTTY });
+	const rl = readline.createInterface({
+		input: process.stdin,
+		output: process.stdout,
+		prompt: 'meter-sfu> ',
+		terminal: process.stdin.isTTY
+	});
 	let lost = false;
 	client.on('disconnect', () => {
 		lost = true;
 		process.stderr.write('\nerror: the connection to the server was lost\n');
 		rl.close();
 	});
-	if (!json) process.stdout.write(`connected to ${client.socketPath} (server pid ${client.hello?.server.pid}); "help" lists the commands\n`);
+	if (!json)
+		process.stdout.write(`connected to ${client.socketPath} (server pid ${client.hello?.server.pid}); "help" lists the commands\n`);
 	rl.prompt();
 	for await (const line of rl) {
 		const words = line.trim().split(/\s+/).filter(Boolean);
@@ -85,12 +90,12 @@ async function interactive(console_: ObserverConsole, client: ObserverStreamClie
 async function main(): Promise<number> {
 	let options: Options;
 	try {
-		options = parseArgs(process.argv.slice(2));
+		options = parseOptions(process.argv.slice(2));
 	} catch (error) {
 		process.stderr.write(`error: ${(error as Error).message}\n${USAGE}\n`);
 		return 2;
 	}
-	if (options.command[0] === '--help') {
+	if (options.help) {
 		process.stdout.write(`${USAGE}\n`);
 		return 0;
 	}

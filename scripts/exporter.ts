@@ -10,7 +10,8 @@ import '../server/workerBinary.js';
 import net from 'node:net';
 import { loadConfig, ConfigError } from '../server/config/loadConfig.js';
 import { ExporterService } from '../server/exporter/ExporterService.js';
-import { NamedError } from '../server/NamedError.js';
+import { UsageError } from '../server/base/errors.js';
+import { parseCommandLine } from '../tools/cli/parseCommandLine.js';
 
 const USAGE = `usage: scripts/exporter [--socket PATH] [--listen IP] [--port N]
   --socket PATH   the server's observer socket (default: observer.socketPath of the config in use)
@@ -19,36 +20,30 @@ const USAGE = `usage: scripts/exporter [--socket PATH] [--listen IP] [--port N]
                   exporter on the same machine, or set prometheus.enabled = false in the server)
 Other options (deidentify, numeric, quiet, personalLabels, ...) come from the config's prometheus block.`;
 
-class UsageError extends NamedError {}
-
 type Options = { socket?: string; listen?: string; port?: number; help: boolean };
 
-function parseArgs(argv: string[]): Options {
-	const options: Options = { help: false };
-	for (let i = 0; i < argv.length; i++) {
-		const arg = argv[i]!;
-		const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
-		const value = (): string => {
-			const v = inline ?? argv[++i];
-			if (v === undefined || v === '') throw new UsageError(`${flag} needs a value`);
-			return v;
-		};
-		if (flag === '-h' || flag === '--help') options.help = true;
-		else if (flag === '--socket') options.socket = value();
-		else if (flag === '--listen') {
-			options.listen = value();
-			if (!net.isIP(options.listen)) throw new UsageError(`--listen: expected an IPv4 or IPv6 address, got ${JSON.stringify(options.listen)}`);
-		} else if (flag === '--port') {
-			const port = Number(value());
-			if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError('--port: expected an integer from 0 to 65535');
-			options.port = port;
-		} else throw new UsageError(`unknown argument ${arg}`);
-	}
-	return options;
+function parseOptions(argv: string[]): Options {
+	const { values } = parseCommandLine({
+		args: argv,
+		options: {
+			socket: { type: 'string' },
+			listen: { type: 'string' },
+			port: { type: 'string' },
+			help: { type: 'boolean', short: 'h', default: false }
+		},
+		strict: true
+	});
+	const { socket, listen, port } = values;
+	if (socket === '') throw new UsageError('--socket: expected a path, got ""');
+	if (listen !== undefined && !net.isIP(listen))
+		throw new UsageError(`--listen: expected an IPv4 or IPv6 address, got ${JSON.stringify(listen)}`);
+	if (port !== undefined && !(/^\d{1,5}$/.test(port) && Number(port) <= 65535))
+		throw new UsageError(`--port: expected an integer from 0 to 65535, got ${JSON.stringify(port)}`);
+	return { socket, listen, port: port === undefined ? undefined : Number(port), help: values.help };
 }
 
 async function main(): Promise<void> {
-	const options = parseArgs(process.argv.slice(2));
+	const options = parseOptions(process.argv.slice(2));
 	if (options.help) {
 		process.stdout.write(`${USAGE}\n`);
 		return;
@@ -68,13 +63,16 @@ async function main(): Promise<void> {
 	const stop = (signal: string): void => {
 		if (stopping) return;
 		stopping = true;
-		service.close().then(() => {
-			console.info(`meter-sfu exporter: stopped (${signal})`);
-			process.exit(0);
-		}, (error: Error) => {
-			console.error(`meter-sfu exporter: error while stopping: ${error.message}`);
-			process.exit(1);
-		});
+		service.close().then(
+			() => {
+				console.info(`meter-sfu exporter: stopped (${signal})`);
+				process.exit(0);
+			},
+			(error: Error) => {
+				console.error(`meter-sfu exporter: error while stopping: ${error.message}`);
+				process.exit(1);
+			}
+		);
 	};
 	process.on('SIGINT', () => stop('SIGINT'));
 	process.on('SIGTERM', () => stop('SIGTERM'));

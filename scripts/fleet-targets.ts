@@ -9,7 +9,8 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { NamedError } from '../server/NamedError.js';
+import { ExistingFileError, UsageError } from '../server/base/errors.js';
+import { parseCommandLine } from '../tools/cli/parseCommandLine.js';
 
 const USAGE = `usage: scripts/fleet-targets --file PATH [options] [HOST:PORT ...]
 Writes a Prometheus file_sd JSON file listing meter-sfu servers (their prometheus.listen:port).
@@ -28,10 +29,6 @@ type TargetGroup = { targets: string[]; labels: Record<string, string> };
 
 type Mode = 'replace' | 'add' | 'remove';
 type Options = { file: string; lists: string[]; labels: Record<string, string>; mode: Mode; targets: string[] };
-
-class UsageError extends NamedError {}
-
-class ExistingFileError extends NamedError {}
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const HOST_NAME = /^(?=.{1,253}$)[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*\.?$/;
@@ -54,41 +51,41 @@ function parseTarget(text: string): string {
 function parseLabel(text: string): [string, string] {
 	const eq = text.indexOf('=');
 	const name = eq < 0 ? text : text.slice(0, eq);
-	if (eq < 0 || !LABEL_NAME.test(name)) throw new UsageError(`${JSON.stringify(text)}: expected NAME=VALUE with NAME like [a-zA-Z_][a-zA-Z0-9_]*`);
+	if (eq < 0 || !LABEL_NAME.test(name))
+		throw new UsageError(`${JSON.stringify(text)}: expected NAME=VALUE with NAME like [a-zA-Z_][a-zA-Z0-9_]*`);
 	return [name, text.slice(eq + 1)];
 }
 
-function parseArgs(argv: string[]): Options {
-	const options: Options = { file: '', lists: [], labels: {}, mode: 'replace', targets: [] };
-	const modes = new Set<Mode>();
-	for (let i = 0; i < argv.length; i++) {
-		const arg = argv[i]!;
-		const value = (): string => {
-			const v = argv[++i];
-			if (v === undefined) throw new UsageError(`${arg} needs a value`);
-			return v;
-		};
-		if (arg === '--file') options.file = value();
-		else if (arg === '--list') options.lists.push(value());
-		else if (arg === '--label') {
-			const [name, labelValue] = parseLabel(value());
-			options.labels[name] = labelValue;
-		} else if (arg === '--add') modes.add('add');
-		else if (arg === '--remove') modes.add('remove');
-		else if (arg === '-h' || arg === '--help') throw new UsageError('');
-		else if (arg.startsWith('-') && arg !== '-') throw new UsageError(`unknown option ${arg}`);
-		else options.targets.push(arg);
-	}
-	if (!options.file) throw new UsageError('--file is required');
-	if (modes.size > 1) throw new UsageError('--add and --remove exclude each other');
-	options.mode = [...modes][0] ?? 'replace';
-	if (options.mode === 'remove' && Object.keys(options.labels).length > 0) throw new UsageError('--remove takes no --label');
-	return options;
+function parseOptions(argv: string[]): Options {
+	const { values, positionals } = parseCommandLine({
+		args: argv,
+		options: {
+			file: { type: 'string', default: '' },
+			list: { type: 'string', multiple: true, default: [] },
+			label: { type: 'string', multiple: true, default: [] },
+			add: { type: 'boolean', default: false },
+			remove: { type: 'boolean', default: false },
+			help: { type: 'boolean', short: 'h', default: false }
+		},
+		strict: true,
+		allowPositionals: true
+	});
+	if (values.help) throw new UsageError('');
+	const labels = Object.fromEntries(values.label.map(parseLabel));
+	if (!values.file) throw new UsageError('--file is required');
+	if (values.add && values.remove) throw new UsageError('--add and --remove exclude each other');
+	if (values.remove && values.label.length > 0) throw new UsageError('--remove takes no --label');
+	const mode: Mode = values.add ? 'add' : values.remove ? 'remove' : 'replace';
+	return { file: values.file, lists: values.list, labels, mode, targets: positionals };
 }
 
 /** Targets with their labels, from the command line and the list files; a target given twice must agree. */
 function collectTargets(options: Options): Map<string, Record<string, string>> {
-	const entries: [string, Record<string, string>, string][] = options.targets.map((t) => [parseTarget(t), { ...options.labels }, 'the command line']);
+	const entries: [string, Record<string, string>, string][] = options.targets.map((t) => [
+		parseTarget(t),
+		{ ...options.labels },
+		'the command line'
+	]);
 	for (const list of options.lists) {
 		const text = fs.readFileSync(list === '-' ? 0 : list, 'utf8');
 		text.split('\n').forEach((raw, index) => {
@@ -155,7 +152,7 @@ function toGroups(targets: Map<string, Record<string, string>>): TargetGroup[] {
 	for (const [target, labels] of targets) {
 		const key = canonical(labels);
 		let group = byLabels.get(key);
-		if (!group) byLabels.set(key, group = { targets: [], labels: Object.fromEntries(JSON.parse(key) as [string, string][]) });
+		if (!group) byLabels.set(key, (group = { targets: [], labels: Object.fromEntries(JSON.parse(key) as [string, string][]) }));
 		group.targets.push(target);
 	}
 	for (const group of byLabels.values()) group.targets.sort();
@@ -177,22 +174,32 @@ function writeAtomically(file: string, content: string): void {
 		fs.closeSync(fd);
 		fs.renameSync(temp, file);
 	} catch (error) {
-		try { fs.closeSync(fd); } catch { /* already closed */ }
+		try {
+			fs.closeSync(fd);
+		} catch {
+			/* already closed */
+		}
 		fs.rmSync(temp, { force: true });
 		throw error;
 	}
 	// Make the rename itself durable; not every file system lets a directory be fsynced.
 	try {
 		const dirFd = fs.openSync(dir, 'r');
-		try { fs.fsyncSync(dirFd); } finally { fs.closeSync(dirFd); }
-	} catch { /* best effort */ }
+		try {
+			fs.fsyncSync(dirFd);
+		} finally {
+			fs.closeSync(dirFd);
+		}
+	} catch {
+		/* best effort */
+	}
 }
 
 function main(argv: string[]): number {
 	let options: Options;
 	let given: Map<string, Record<string, string>>;
 	try {
-		options = parseArgs(argv);
+		options = parseOptions(argv);
 		given = collectTargets(options);
 	} catch (error) {
 		if (error instanceof UsageError) {

@@ -5,8 +5,8 @@
  */
 import '../server/workerBinary.js';
 import { parseArgs } from 'node:util';
-import { SyntheticPeer } from '../server/synthetic/SyntheticPeer.js';
-import { RtpSink } from '../server/synthetic/RtpSink.js';
+import { SyntheticPeer } from '../tools/synthetic/SyntheticPeer.js';
+import { RtpSink } from '../tools/synthetic/RtpSink.js';
 
 const usage = `usage: scripts/loadgen [--url http://127.0.0.1:3000] [--rooms R] [--peers P] [--duration S]
                       [--video-kbps N] [--no-video] [--no-audio] [--sink-sockets N]
@@ -21,8 +21,16 @@ const usage = `usage: scripts/loadgen [--url http://127.0.0.1:3000] [--rooms R] 
   --room-prefix NAME room ids are NAME-1 … NAME-R (default loadgen)`;
 
 type Options = {
-	url: string; rooms: number; peers: number; duration: number; videoKbps: number; audio: boolean; video: boolean;
-	sinkSockets: number; joinConcurrency: number; roomPrefix: string;
+	url: string;
+	rooms: number;
+	peers: number;
+	duration: number;
+	videoKbps: number;
+	audio: boolean;
+	video: boolean;
+	sinkSockets: number;
+	joinConcurrency: number;
+	roomPrefix: string;
 };
 
 function parseOptions(): Options {
@@ -49,7 +57,9 @@ function parseOptions(): Options {
 	const number = (name: string, text: string, min: number, max: number, integer = true): number => {
 		const value = Number(text);
 		if (!Number.isFinite(value) || value < min || value > max || (integer && !Number.isInteger(value))) {
-			throw new TypeError(`--${name}: expected ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got ${JSON.stringify(text)}`);
+			throw new TypeError(
+				`--${name}: expected ${integer ? 'an integer' : 'a number'} from ${min} to ${max}, got ${JSON.stringify(text)}`
+			);
 		}
 		return value;
 	};
@@ -111,8 +121,13 @@ class LoadGenerator {
 			for (let job = jobs.shift(); job && !this.#stopping; job = jobs.shift()) {
 				try {
 					const peer = await SyntheticPeer.create({
-						url: this.#options.url, roomId: job.roomId, displayName: `${job.roomId}-peer-${job.index}`,
-						audio: this.#options.audio, video: this.#options.video, videoBitrate: this.#options.videoKbps * 1000, sink: this.#sink
+						url: this.#options.url,
+						roomId: job.roomId,
+						displayName: `${job.roomId}-peer-${job.index}`,
+						audio: this.#options.audio,
+						video: this.#options.video,
+						videoBitrate: this.#options.videoKbps * 1000,
+						sink: this.#sink
 					});
 					this.#peers.push(peer);
 					if (this.#stopping) await peer.close();
@@ -187,11 +202,11 @@ class LoadGenerator {
 }
 
 function mbps(bytesPerSecond: number): string {
-	return `${(bytesPerSecond * 8 / 1e6).toFixed(2)} Mbit/s`;
+	return `${((bytesPerSecond * 8) / 1e6).toFixed(2)} Mbit/s`;
 }
 
 function percent(part: number, whole: number): string {
-	return `${whole === 0 ? '0.00' : (100 * part / whole).toFixed(2)}%`;
+	return `${whole === 0 ? '0.00' : ((100 * part) / whole).toFixed(2)}%`;
 }
 
 async function main(): Promise<number> {
@@ -225,16 +240,18 @@ async function main(): Promise<number> {
 		previousAt = at;
 	};
 	const ticker = setInterval(report, 1000);
-	let measuredFrom = Date.now();
-	let base = generator.totals();
+	let measuredFrom: number;
+	let base: ReturnType<LoadGenerator['totals']>;
 	try {
 		await generator.joinAll();
-		if (generator.joinFailures > 0) process.stderr.write(`loadgen: ${generator.joinFailures} joins failed, first: ${generator.firstJoinError}\n`);
+		if (generator.joinFailures > 0)
+			process.stderr.write(`loadgen: ${generator.joinFailures} joins failed, first: ${generator.firstJoinError}\n`);
 		// Measure from here: every peer is in; consumers start within a keyframe interval.
 		measuredFrom = Date.now();
 		base = generator.totals();
 		const deadline = measuredFrom + options.duration * 1000;
-		while (generator.peerCount > 0 && !generator.stopping && Date.now() < deadline) await generator.sleep(Math.min(1000, deadline - Date.now()));
+		while (generator.peerCount > 0 && !generator.stopping && Date.now() < deadline)
+			await generator.sleep(Math.min(1000, deadline - Date.now()));
 	} finally {
 		clearInterval(ticker);
 	}
@@ -250,10 +267,10 @@ async function main(): Promise<number> {
 		`seconds=${seconds.toFixed(1)}`,
 		`sent_packets=${end.sentPackets - base.sentPackets}`,
 		`sent_pps=${Math.round((end.sentPackets - base.sentPackets) / seconds)}`,
-		`sent_mbps=${((end.sentBytes - base.sentBytes) * 8 / 1e6 / seconds).toFixed(2)}`,
+		`sent_mbps=${(((end.sentBytes - base.sentBytes) * 8) / 1e6 / seconds).toFixed(2)}`,
 		`recv_packets=${end.recvPackets - base.recvPackets}`,
 		`recv_pps=${Math.round((end.recvPackets - base.recvPackets) / seconds)}`,
-		`recv_mbps=${((end.recvBytes - base.recvBytes) * 8 / 1e6 / seconds).toFixed(2)}`,
+		`recv_mbps=${(((end.recvBytes - base.recvBytes) * 8) / 1e6 / seconds).toFixed(2)}`,
 		`lost=${end.lost - base.lost}`,
 		`loss=${percent(end.lost - base.lost, end.expected - base.expected)}`
 	].join(' ');
@@ -261,7 +278,10 @@ async function main(): Promise<number> {
 	return generator.joinFailures > 0 ? 1 : 0;
 }
 
-main().then((code) => process.exit(code), (error: unknown) => {
-	process.stderr.write(`loadgen: ${(error as Error).stack ?? String(error)}\n`);
-	process.exit(1);
-});
+main().then(
+	(code) => process.exit(code),
+	(error: unknown) => {
+		process.stderr.write(`loadgen: ${(error as Error).stack ?? String(error)}\n`);
+		process.exit(1);
+	}
+);

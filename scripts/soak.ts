@@ -7,6 +7,7 @@
  * it prints the figures either way. Run node with --expose-gc (scripts/soak does) so the heap
  * figures are taken after a full GC.
  */
+import { parseArgs } from 'node:util';
 import '../server/workerBinary.js';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
@@ -18,10 +19,11 @@ import v8 from 'node:v8';
 import type { types as ms } from 'mediasoup';
 import { validateConfig, webRtcServerOnAnyPort } from '../config/configSchema.js';
 import { Server } from '../server/Server.js';
-import { SignallingClient } from '../server/synthetic/SignallingClient.js';
-import { OpusStream } from '../server/synthetic/OpusStream.js';
-import { Vp8Stream } from '../server/synthetic/Vp8Stream.js';
-import { syntheticRtpCapabilities } from '../server/synthetic/syntheticRtpCapabilities.js';
+import { SignallingClient } from '../tools/synthetic/SignallingClient.js';
+import { OpusStream } from '../tools/synthetic/OpusStream.js';
+import { Vp8Stream } from '../tools/synthetic/Vp8Stream.js';
+import { syntheticRtpCapabilities } from '../tools/synthetic/syntheticRtpCapabilities.js';
+import type { Figures } from '../tools/soak/SoakFigures.js';
 
 const USAGE = `usage: scripts/soak [--cycles N] [--lanes K] [--json] [--heap-snapshots DIR]
   --cycles N             join/leave cycles in all (default 5000)
@@ -40,49 +42,29 @@ const ID_LABELS = ['id', 'transport_id', 'peer_id', 'room_id'];
 
 type Options = { cycles: number; lanes: number; json: boolean; heapSnapshots?: string };
 
-/** What `--json` prints (test/hardening-churn.test.ts reads it). */
-export type Figures = {
-	cycles: number;
-	lanes: number;
-	durationSeconds: number;
-	scrapes: number;
-	scrapesOverlapping: number;
-	closedObjects: number;
-	objectSeriesSeen: number;
-	staleSeries: { id: string; metric: string; closedMsBeforeScrapeStart: number }[];
-	errors: string[];
-	objects: { baseline: Record<string, number>; after: Record<string, number> };
-	/** `*Bytes`: heap used after GC; `data*`: the same without compiled code (what the limit applies to). */
-	heap: {
-		startBytes: number; baselineBytes: number; afterBytes: number;
-		dataBaselineBytes: number; dataAfterBytes: number; dataGrowthBytes: number; limitBytes: number; gc: boolean;
-	};
-	handles: { baseline: Record<string, number>; after: Record<string, number> };
-	ok: boolean;
-};
-
-function parseArgs(argv: string[]): Options {
-	const options: Options = { cycles: 5000, lanes: 4, json: false };
-	for (let i = 0; i < argv.length; i++) {
-		const arg = argv[i]!;
-		const int = (): number => {
-			const value = Number(argv[++i]);
-			if (!Number.isInteger(value) || value < 1) throw new Error(`${arg}: expected a positive integer`);
-			return value;
-		};
-		if (arg === '--cycles') options.cycles = int();
-		else if (arg === '--lanes') options.lanes = int();
-		else if (arg === '--json') options.json = true;
-		else if (arg === '--heap-snapshots') {
-			const dir = argv[++i];
-			if (!dir) throw new Error('--heap-snapshots: expected a directory');
-			options.heapSnapshots = dir;
-		}
-		else if (arg === '-h' || arg === '--help') {
-			console.log(USAGE);
-			process.exit(0);
-		} else throw new Error(`unknown argument ${arg}\n${USAGE}`);
+function parseOptions(argv: string[]): Options {
+	const { values } = parseArgs({
+		args: argv,
+		options: {
+			cycles: { type: 'string', default: '5000' },
+			lanes: { type: 'string', default: '4' },
+			json: { type: 'boolean', default: false },
+			'heap-snapshots': { type: 'string' },
+			help: { type: 'boolean', short: 'h', default: false }
+		},
+		strict: true
+	});
+	if (values.help) {
+		console.log(USAGE);
+		process.exit(0);
 	}
+	const positive = (name: string, text: string): number => {
+		const value = Number(text);
+		if (!Number.isInteger(value) || value < 1) throw new Error(`--${name}: expected a positive integer, got ${JSON.stringify(text)}`);
+		return value;
+	};
+	const options: Options = { cycles: positive('cycles', values.cycles), lanes: positive('lanes', values.lanes), json: values.json };
+	if (values['heap-snapshots'] !== undefined) options.heapSnapshots = values['heap-snapshots'];
 	if (options.cycles <= WARM_UP_CYCLES) throw new Error(`--cycles: expected more than ${WARM_UP_CYCLES} (the warm-up)`);
 	return options;
 }
@@ -95,17 +77,24 @@ function projectRoot(): string {
 }
 
 async function startServer(dir: string): Promise<Server> {
-	const example = (await import(pathToFileURL(path.join(projectRoot(), 'config', 'config.example.js')).href) as { default: Record<string, Record<string, unknown>> }).default;
-	const config = validateConfig({
-		...example,
-		listen: { ip: '127.0.0.1', port: 0 },
-		mediasoup: { ...example.mediasoup, numWorkers: 1, webRtcServer: webRtcServerOnAnyPort() },
-		// Rooms close as soon as they are empty, so rooms churn as much as peers.
-		room: { ...example.room, emptyRoomGraceSeconds: 0 },
-		syntheticPeers: { enabled: true },
-		observer: { socketPath: path.join(dir, 'observer.sock') },
-		prometheus: { ...example.prometheus, listen: '127.0.0.1', port: 0, numeric: true }
-	}, 'soak config');
+	const example = (
+		(await import(pathToFileURL(path.join(projectRoot(), 'config', 'config.example.js')).href)) as {
+			default: Record<string, Record<string, unknown>>;
+		}
+	).default;
+	const config = validateConfig(
+		{
+			...example,
+			listen: { ip: '127.0.0.1', port: 0 },
+			mediasoup: { ...example.mediasoup, numWorkers: 1, webRtcServer: webRtcServerOnAnyPort() },
+			// Rooms close as soon as they are empty, so rooms churn as much as peers.
+			room: { ...example.room, emptyRoomGraceSeconds: 0 },
+			syntheticPeers: { enabled: true },
+			observer: { socketPath: path.join(dir, 'observer.sock') },
+			prometheus: { ...example.prometheus, listen: '127.0.0.1', port: 0, numeric: true }
+		},
+		'soak config'
+	);
 	return Server.create({ config });
 }
 
@@ -140,7 +129,9 @@ function get(url: string): Promise<string> {
 		const req = http.get(url, { agent: false, timeout: 10_000 }, (res) => {
 			let body = '';
 			res.setEncoding('utf8');
-			res.on('data', (chunk: string) => { body += chunk; });
+			res.on('data', (chunk: string) => {
+				body += chunk;
+			});
 			res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`GET ${url}: ${res.statusCode}`))));
 			res.on('error', reject);
 		});
@@ -207,7 +198,9 @@ async function runCycle(url: string, roomId: string, rtp: dgram.Socket): Promise
 		const resumeAll = (client: SignallingClient): void => {
 			client.on('notification', (message) => {
 				if (message.method === 'newConsumer') {
-					client.request('resumeConsumer', { consumerId: message.data.consumerId }).catch(() => { /* it may close first */ });
+					client.request('resumeConsumer', { consumerId: message.data.consumerId }).catch(() => {
+						/* it may close first */
+					});
 				}
 			});
 		};
@@ -221,14 +214,22 @@ async function runCycle(url: string, roomId: string, rtp: dgram.Socket): Promise
 		await ann.request('createWebRtcTransport', { direction: 'recv' });
 		const benSend = await ben.request('createWebRtcTransport', { direction: 'send' });
 		const benRecv = await ben.request('createPlainTransport', { direction: 'recv' });
-		await ben.request('connectPlainTransport', { transportId: benRecv.id, ip: '127.0.0.1', port: (rtp.address()).port });
+		await ben.request('connectPlainTransport', { transportId: benRecv.id, ip: '127.0.0.1', port: rtp.address().port });
 		const audio = new OpusStream();
 		const video = new Vp8Stream({ bitrate: 100_000 });
 		await ann.request('produce', { transportId: annSend.id, kind: 'audio', rtpParameters: audio.rtpParameters() });
-		const { producerId: videoId } = await ann.request('produce', { transportId: annSend.id, kind: 'video', rtpParameters: video.rtpParameters() });
+		const { producerId: videoId } = await ann.request('produce', {
+			transportId: annSend.id,
+			kind: 'video',
+			rtpParameters: video.rtpParameters()
+		});
 		for (let i = 0; i < 3; i++) for (const packet of audio.nextFrame()) rtp.send(packet, annSend.port, annSend.ip);
 		const benAudio = new OpusStream({ payloadType: 111 });
-		const { producerId: benAudioId } = await ben.request('produce', { transportId: benSend.id, kind: 'audio', rtpParameters: benAudio.rtpParameters() });
+		const { producerId: benAudioId } = await ben.request('produce', {
+			transportId: benSend.id,
+			kind: 'audio',
+			rtpParameters: benAudio.rtpParameters()
+		});
 		await ann.request('pauseProducer', { producerId: videoId });
 		await ann.request('resumeProducer', { producerId: videoId });
 		await ben.request('pauseProducer', { producerId: benAudioId });
@@ -241,7 +242,7 @@ async function runCycle(url: string, roomId: string, rtp: dgram.Socket): Promise
 }
 
 async function main(): Promise<void> {
-	const options = parseArgs(process.argv.slice(2));
+	const options = parseOptions(process.argv.slice(2));
 	const errors: string[] = [];
 	process.on('uncaughtException', (error) => errors.push(`uncaught: ${error.stack ?? error.message}`));
 	process.on('unhandledRejection', (reason) => errors.push(`unhandled rejection: ${String((reason as Error)?.stack ?? reason)}`));
@@ -277,7 +278,8 @@ async function main(): Promise<void> {
 			for (const [id, metric] of idLabelValues(body)) {
 				if (metric.startsWith('mediasoup_')) objectSeriesSeen.add(id);
 				const closed = closedAt.get(id);
-				if (closed !== undefined && closed < startedAt && stale.length < 50) stale.push({ id, metric, closedMsBeforeScrapeStart: Math.round(startedAt - closed) });
+				if (closed !== undefined && closed < startedAt && stale.length < 50)
+					stale.push({ id, metric, closedMsBeforeScrapeStart: Math.round(startedAt - closed) });
 			}
 		} catch (error) {
 			errors.push(`scrape: ${(error as Error).message}`);
@@ -300,10 +302,13 @@ async function main(): Promise<void> {
 		scrapeTimer = setInterval(() => {
 			launch();
 			if (++tick % 2 === 0) {
-				const timer = setTimeout(() => {
-					followUps.delete(timer);
-					launch();
-				}, 1 + (tick * 7) % 20);
+				const timer = setTimeout(
+					() => {
+						followUps.delete(timer);
+						launch();
+					},
+					1 + ((tick * 7) % 20)
+				);
 				followUps.add(timer);
 			}
 		}, SCRAPE_INTERVAL_MS);
@@ -320,18 +325,20 @@ async function main(): Promise<void> {
 	let next = 0;
 	let done = 0;
 	const runLanes = async (upTo: number): Promise<void> => {
-		await Promise.all(rtpSockets.map(async (rtp) => {
-			while (next < upTo && errors.length === 0) {
-				const cycle = next++;
-				try {
-					await runCycle(server.appUrl, `soak-${cycle}`, rtp);
-				} catch (error) {
-					errors.push(`cycle ${cycle}: ${(error as Error).message}`);
+		await Promise.all(
+			rtpSockets.map(async (rtp) => {
+				while (next < upTo && errors.length === 0) {
+					const cycle = next++;
+					try {
+						await runCycle(server.appUrl, `soak-${cycle}`, rtp);
+					} catch (error) {
+						errors.push(`cycle ${cycle}: ${(error as Error).message}`);
+					}
+					done++;
+					if (!options.json && done % 500 === 0) console.error(`soak: ${done}/${options.cycles} cycles, ${scrapes} scrapes`);
 				}
-				done++;
-				if (!options.json && done % 500 === 0) console.error(`soak: ${done}/${options.cycles} cycles, ${scrapes} scrapes`);
-			}
-		}));
+			})
+		);
 	};
 	const settle = async (): Promise<Record<string, number>> => {
 		// Every object closed, every socket gone: then the counts are comparable.
@@ -348,7 +355,10 @@ async function main(): Promise<void> {
 	 * emptied (they are the soak's own memory, not the server's). Handles close asynchronously
 	 * (sockets finish on later ticks): wait until the counts equal `target`, or hold still.
 	 */
-	const measureQuiet = async (name: string, target?: Record<string, number>): Promise<{ heap: { all: number; data: number }; handles: Record<string, number>; objects: Record<string, number> }> => {
+	const measureQuiet = async (
+		name: string,
+		target?: Record<string, number>
+	): Promise<{ heap: { all: number; data: number }; handles: Record<string, number>; objects: Record<string, number> }> => {
 		await stopScraping();
 		const objects = await settle();
 		closedAt.clear();
@@ -385,12 +395,25 @@ async function main(): Promise<void> {
 	const growthBytes = after.heap.data - baseline.heap.data;
 	const gcExposed = typeof (globalThis as { gc?: unknown }).gc === 'function';
 	const figures: Figures = {
-		cycles: options.cycles, lanes: options.lanes, durationSeconds: Math.round(durationSeconds * 10) / 10,
-		scrapes, scrapesOverlapping, closedObjects, objectSeriesSeen: seen, staleSeries: stale, errors: errors.slice(0, 20),
+		cycles: options.cycles,
+		lanes: options.lanes,
+		durationSeconds: Math.round(durationSeconds * 10) / 10,
+		scrapes,
+		scrapesOverlapping,
+		closedObjects,
+		objectSeriesSeen: seen,
+		staleSeries: stale,
+		errors: errors.slice(0, 20),
 		objects: { baseline: baseline.objects, after: after.objects },
 		heap: {
-			startBytes: startHeap.all, baselineBytes: baseline.heap.all, afterBytes: after.heap.all,
-			dataBaselineBytes: baseline.heap.data, dataAfterBytes: after.heap.data, dataGrowthBytes: growthBytes, limitBytes, gc: gcExposed
+			startBytes: startHeap.all,
+			baselineBytes: baseline.heap.all,
+			afterBytes: after.heap.all,
+			dataBaselineBytes: baseline.heap.data,
+			dataAfterBytes: after.heap.data,
+			dataGrowthBytes: growthBytes,
+			limitBytes,
+			gc: gcExposed
 		},
 		handles: { baseline: baseline.handles, after: after.handles },
 		ok: false
@@ -412,14 +435,23 @@ async function main(): Promise<void> {
 	const mb = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(2)} MB`;
 	if (options.json) console.log(JSON.stringify(figures));
 	else {
-		console.log(`soak: ${options.cycles} cycles (${options.lanes} at a time) in ${figures.durationSeconds} s; ${scrapes} scrapes (${scrapesOverlapping} overlapping)`);
-		console.log(`soak: ${closedObjects} objects closed after the warm-up, ${seen} of them seen in scrapes; stale series: ${stale.length}`);
-		console.log(`soak: heap used after GC: start ${mb(startHeap.all)}, baseline ${mb(baseline.heap.all)}, after ${mb(after.heap.all)} (compiled code included)`);
-		console.log(`soak: heap without code:  baseline ${mb(baseline.heap.data)}, after ${mb(after.heap.data)}, growth ${mb(growthBytes)} (limit ${mb(limitBytes)})`);
+		console.log(
+			`soak: ${options.cycles} cycles (${options.lanes} at a time) in ${figures.durationSeconds} s; ${scrapes} scrapes (${scrapesOverlapping} overlapping)`
+		);
+		console.log(
+			`soak: ${closedObjects} objects closed after the warm-up, ${seen} of them seen in scrapes; stale series: ${stale.length}`
+		);
+		console.log(
+			`soak: heap used after GC: start ${mb(startHeap.all)}, baseline ${mb(baseline.heap.all)}, after ${mb(after.heap.all)} (compiled code included)`
+		);
+		console.log(
+			`soak: heap without code:  baseline ${mb(baseline.heap.data)}, after ${mb(after.heap.data)}, growth ${mb(growthBytes)} (limit ${mb(limitBytes)})`
+		);
 		console.log(`soak: open handles baseline ${JSON.stringify(baseline.handles)}`);
 		console.log(`soak: open handles after    ${JSON.stringify(after.handles)}`);
 		console.log(`soak: objects after ${JSON.stringify(after.objects)}`);
-		for (const s of stale.slice(0, 10)) console.log(`soak: STALE ${s.metric} shows ${s.id}, closed ${s.closedMsBeforeScrapeStart} ms before the scrape started`);
+		for (const s of stale.slice(0, 10))
+			console.log(`soak: STALE ${s.metric} shows ${s.id}, closed ${s.closedMsBeforeScrapeStart} ms before the scrape started`);
 		for (const e of errors.slice(0, 10)) console.log(`soak: ERROR ${e}`);
 		console.log(figures.ok ? 'soak: OK' : `soak: FAILED: ${problems.join('; ')}`);
 	}

@@ -1,11 +1,13 @@
 import type { Config } from '../config/configSchema.js';
-import { Logger } from './Logger.js';
+import { Logger } from './base/Logger.js';
 import { WorkerPool } from './sfu/WorkerPool.js';
 import { AppHttpServer } from './http/AppHttpServer.js';
 import { ExporterService } from './exporter/ExporterService.js';
 import { MeetingServer } from './sfu/MeetingServer.js';
+import { SignallingServer } from './signalling/SignallingServer.js';
+import { requestHandlers } from './signalling/requestHandlers.js';
 import { SfuObserver } from './observer/SfuObserver.js';
-import { ObserverRequestHandler } from './observer/ObserverRequestHandler.js';
+import { ObserverRequestHandler } from './stream/ObserverRequestHandler.js';
 import { ObserverStreamServer } from './stream/ObserverStreamServer.js';
 
 const logger = new Logger('Server');
@@ -20,22 +22,32 @@ export class Server {
 	readonly appHttpServer: AppHttpServer;
 	readonly exporterService?: ExporterService;
 	readonly meetingServer: MeetingServer;
+	readonly signallingServer: SignallingServer;
 	readonly sfuObserver: SfuObserver;
 	readonly observerStreamServer: ObserverStreamServer;
 	#closed = false;
 
 	static async create({ config }: { config: Config }): Promise<Server> {
 		const workerPool = await WorkerPool.create({
-			numWorkers: config.mediasoup.numWorkers, settings: config.mediasoup.worker, webRtcServer: config.mediasoup.webRtcServer
+			numWorkers: config.mediasoup.numWorkers,
+			settings: config.mediasoup.worker,
+			webRtcServer: config.mediasoup.webRtcServer
 		});
 		let sfuObserver: SfuObserver | undefined;
 		let appHttpServer: AppHttpServer | undefined;
 		let exporterService: ExporterService | undefined;
 		let meetingServer: MeetingServer | undefined;
+		let signallingServer: SignallingServer | undefined;
 		let observerStreamServer: ObserverStreamServer | undefined;
 		try {
 			appHttpServer = await AppHttpServer.create(config.listen);
-			meetingServer = await MeetingServer.create({ config, workerPool, httpServer: appHttpServer.httpServer });
+			meetingServer = MeetingServer.create({ config, workerPool, methods: Object.keys(requestHandlers) });
+			signallingServer = SignallingServer.create({
+				httpServer: appHttpServer.httpServer,
+				config,
+				rooms: meetingServer,
+				counters: meetingServer.counters
+			});
 			// Before any router exists (rooms come with the first join): mediasoup cannot list a
 			// worker's routers after the fact.
 			sfuObserver = new SfuObserver({ workerPool, meetingServer });
@@ -48,31 +60,59 @@ export class Server {
 			if (config.prometheus.enabled) {
 				// The exporter reads the SFU only through the observer stream, as scripts/exporter does.
 				exporterService = await ExporterService.create({
-					socketPath: observerStreamServer.socketPath, ip: config.prometheus.listen, port: config.prometheus.port, options: config.prometheus
+					socketPath: observerStreamServer.socketPath,
+					ip: config.prometheus.listen,
+					port: config.prometheus.port,
+					options: config.prometheus
 				});
 			}
 		} catch (error) {
 			await exporterService?.close();
 			await meetingServer?.close();
+			signallingServer?.close();
 			await observerStreamServer?.close();
 			await appHttpServer?.close();
 			sfuObserver?.close();
 			workerPool.close();
 			throw error;
 		}
-		return new Server({ config, workerPool, appHttpServer, exporterService, meetingServer, sfuObserver, observerStreamServer });
+		return new Server({
+			config,
+			workerPool,
+			appHttpServer,
+			exporterService,
+			meetingServer,
+			signallingServer,
+			sfuObserver,
+			observerStreamServer
+		});
 	}
 
-	private constructor({ config, workerPool, appHttpServer, exporterService, meetingServer, sfuObserver, observerStreamServer }: {
-		config: Config; workerPool: WorkerPool; appHttpServer: AppHttpServer; exporterService?: ExporterService;
+	private constructor({
+		config,
+		workerPool,
+		appHttpServer,
+		exporterService,
+		meetingServer,
+		signallingServer,
+		sfuObserver,
+		observerStreamServer
+	}: {
+		config: Config;
+		workerPool: WorkerPool;
+		appHttpServer: AppHttpServer;
+		exporterService?: ExporterService;
 		meetingServer: MeetingServer;
-		sfuObserver: SfuObserver; observerStreamServer: ObserverStreamServer;
+		signallingServer: SignallingServer;
+		sfuObserver: SfuObserver;
+		observerStreamServer: ObserverStreamServer;
 	}) {
 		this.config = config;
 		this.workerPool = workerPool;
 		this.appHttpServer = appHttpServer;
 		this.exporterService = exporterService;
 		this.meetingServer = meetingServer;
+		this.signallingServer = signallingServer;
 		this.sfuObserver = sfuObserver;
 		this.observerStreamServer = observerStreamServer;
 	}
@@ -97,7 +137,8 @@ export class Server {
 	async objectCounts(): Promise<Record<string, number>> {
 		const state = this.sfuObserver.state;
 		const counts: Record<string, number> = {};
-		for (const kind of ['rooms', 'peers', 'routers', 'transports', 'producers', 'consumers'] as const) counts[kind] = Object.keys(state[kind]).length;
+		for (const kind of ['rooms', 'peers', 'routers', 'transports', 'producers', 'consumers'] as const)
+			counts[kind] = Object.keys(state[kind]).length;
 		let workerRouters = 0;
 		for (const worker of this.workerPool.workers) workerRouters += ((await worker.dump()) as { routerIds: string[] }).routerIds.length;
 		counts.workerRouters = workerRouters;
@@ -112,6 +153,7 @@ export class Server {
 		logger.debug('close()');
 		// First: peers hear `roomClosed` while the sockets are still up.
 		await this.meetingServer.close();
+		this.signallingServer.close();
 		await this.exporterService?.close();
 		// The stream closes before the workers: its requests (getStats, dump, usage) use them.
 		await this.observerStreamServer.close();

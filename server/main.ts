@@ -2,7 +2,7 @@
 import './workerBinary.js';
 import { loadConfig, ConfigError } from './config/loadConfig.js';
 import { Server } from './Server.js';
-import { Logger } from './Logger.js';
+import { Logger } from './base/Logger.js';
 
 const logger = new Logger('main');
 
@@ -28,13 +28,16 @@ async function main(): Promise<void> {
 		if (stopping) return;
 		stopping = true;
 		logger.debug('%s: shutting down', signal);
-		server.close().then(() => {
-			console.info(`meter-sfu: stopped (${signal})`);
-			process.exit(0);
-		}, (error: Error) => {
-			console.error(`meter-sfu: error while stopping: ${error.message}`);
-			process.exit(1);
-		});
+		server.close().then(
+			() => {
+				console.info(`meter-sfu: stopped (${signal})`);
+				process.exit(0);
+			},
+			(error: Error) => {
+				console.error(`meter-sfu: error while stopping: ${error.message}`);
+				process.exit(1);
+			}
+		);
 	};
 	process.on('SIGINT', () => stop('SIGINT'));
 	process.on('SIGTERM', () => stop('SIGTERM'));

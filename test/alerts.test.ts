@@ -31,8 +31,14 @@ test('promtool test rules: every alert has a firing and a quiet case, and all pa
 	const checks = [...fs.readFileSync(RULE_TESTS, 'utf8').matchAll(/alertname: (\w+)\s*\n\s*exp_alerts:([^\n]*)/g)];
 	for (const name of alertNames()) {
 		const mine = checks.filter((m) => m[1] === name);
-		assert.ok(mine.some((m) => m[2]!.trim() === ''), `${name} has a firing case`);
-		assert.ok(mine.some((m) => m[2]!.trim() === '[]'), `${name} has a quiet case`);
+		assert.ok(
+			mine.some((m) => m[2]!.trim() === ''),
+			`${name} has a firing case`
+		);
+		assert.ok(
+			mine.some((m) => m[2]!.trim() === '[]'),
+			`${name} has a quiet case`
+		);
 	}
 	const unknown = checks.map((m) => m[1]!).filter((name) => !alertNames().includes(name));
 	assert.deepEqual(unknown, [], 'alerts.test.yml checks only alerts that exist');
@@ -47,7 +53,10 @@ test('promtool test rules fails when a rule no longer matches its test (the test
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'msfu-alerts-'));
 	try {
 		const rules = fs.readFileSync(ALERT_RULES, 'utf8');
-		const weakened = rules.replace('(rate(mediasoup_worker_cpu_seconds_total[2m])) > 0.9', '(rate(mediasoup_worker_cpu_seconds_total[2m])) > 0.5');
+		const weakened = rules.replace(
+			'(rate(mediasoup_worker_cpu_seconds_total[2m])) > 0.9',
+			'(rate(mediasoup_worker_cpu_seconds_total[2m])) > 0.5'
+		);
 		assert.notEqual(weakened, rules);
 		fs.writeFileSync(path.join(dir, 'alerts.yml'), weakened);
 		fs.copyFileSync(RULE_TESTS, path.join(dir, 'alerts.test.yml'));

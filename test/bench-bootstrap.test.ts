@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bootstrapInterval, quantile } from '../scripts/bench/bootstrap.js';
+import { bootstrapInterval, quantile } from '../tools/bench/bootstrap.js';
 
-/** scripts/bench-scrape's 95% intervals of its ratios (scripts/bench/bootstrap.ts). */
+/** scripts/bench-scrape's 95% intervals of its ratios (tools/bench/bootstrap.ts). */
 
 const median = (values: readonly number[]): number => quantile(values, 0.5);
-const ratioOfMedians = (sample: readonly (readonly [number, number])[]): number => median(sample.map(([n]) => n)) / median(sample.map(([, d]) => d));
+const ratioOfMedians = (sample: readonly (readonly [number, number])[]): number =>
+	median(sample.map(([n]) => n)) / median(sample.map(([, d]) => d));
 
 test('quantile interpolates between ranks', () => {
 	assert.equal(quantile([], 0.5), 0);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { RoundPause } from '../scripts/bench/RoundPause.js';
+import { RoundPause } from '../tools/bench/RoundPause.js';
 
 /**
  * scripts/bench-scrape's pause before a round, against real processes standing in for the worker:
@@ -31,7 +31,13 @@ test('a round waits for a saturated worker within the budget, then counts the ro
 	const spinning = await start('for (;;) {}');
 	try {
 		const waits: number[] = [];
-		const pause = new RoundPause({ workerPids: [spinning.pid], pauseMs: PAUSE_MS, saturatedPercent: SATURATED_PERCENT, budgetMs: 1500, onWait: (cpu) => waits.push(cpu) });
+		const pause = new RoundPause({
+			workerPids: [spinning.pid],
+			pauseMs: PAUSE_MS,
+			saturatedPercent: SATURATED_PERCENT,
+			budgetMs: 1500,
+			onWait: (cpu) => waits.push(cpu)
+		});
 		const t0 = performance.now();
 		await pause.beforeRound();
 		const firstMs = performance.now() - t0;
@@ -58,7 +64,13 @@ test('a round waits for a saturated worker within the budget, then counts the ro
 test('a round after an idle worker only pauses', { timeout: 30_000 }, async () => {
 	const idle = await start('setTimeout(() => {}, 60_000)');
 	try {
-		const pause = new RoundPause({ workerPids: [idle.pid], pauseMs: PAUSE_MS, saturatedPercent: SATURATED_PERCENT, budgetMs: 10_000, onWait: () => assert.fail('waited for an idle process') });
+		const pause = new RoundPause({
+			workerPids: [idle.pid],
+			pauseMs: PAUSE_MS,
+			saturatedPercent: SATURATED_PERCENT,
+			budgetMs: 10_000,
+			onWait: () => assert.fail('waited for an idle process')
+		});
 		const t0 = performance.now();
 		await pause.beforeRound();
 		await pause.beforeRound();
@@ -74,7 +86,12 @@ test('a worker that gets below saturation ends the wait early', { timeout: 30_00
 	// Spins for 1.5 s, then idles: the wait ends at the first 1 s read after that, long before the budget.
 	const spinning = await start('const end = Date.now() + 1500; while (Date.now() < end) {} setTimeout(() => {}, 60_000)');
 	try {
-		const pause = new RoundPause({ workerPids: [spinning.pid], pauseMs: PAUSE_MS, saturatedPercent: SATURATED_PERCENT, budgetMs: 20_000 });
+		const pause = new RoundPause({
+			workerPids: [spinning.pid],
+			pauseMs: PAUSE_MS,
+			saturatedPercent: SATURATED_PERCENT,
+			budgetMs: 20_000
+		});
 		const t0 = performance.now();
 		await pause.beforeRound();
 		const ms = performance.now() - t0;

@@ -1,7 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { BenchScraper } from '../scripts/bench/BenchScraper.js';
+import { BenchScraper } from '../tools/bench/BenchScraper.js';
 
 /**
  * scripts/bench-scrape's scraper process (benchScraperChild.ts), which reads HTTP answers itself:
@@ -43,7 +43,14 @@ test('a body of megabytes in many reads, the headers split across two: its size,
 	assert.ok(body.length > 2_000_000);
 	const text = head('200 OK', body.length);
 	// The header block ends in the second piece; the tail's lines straddle the last two pieces.
-	nextAnswer = { pieces: [text.slice(0, 20), Buffer.concat([Buffer.from(text.slice(20)), body.subarray(0, 1000)]), body.subarray(1000, body.length - 30), body.subarray(body.length - 30)] };
+	nextAnswer = {
+		pieces: [
+			text.slice(0, 20),
+			Buffer.concat([Buffer.from(text.slice(20)), body.subarray(0, 1000)]),
+			body.subarray(1000, body.length - 30),
+			body.subarray(body.length - 30)
+		]
+	};
 	const result = await scraper.scrape();
 	assert.equal(result.bytes, body.length);
 	assert.equal(result.sweeps, 42);

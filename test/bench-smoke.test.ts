@@ -9,8 +9,17 @@ import { spawn } from 'node:child_process';
  */
 
 const FIELDS = [
-	'producers', 'consumers', 'exporterP50Ms', 'exporterP95Ms', 'sequentialP50Ms', 'floorP50Ms', 'concurrentScrapesRatio',
-	'nodeCpuMsPerScrape', 'workerCpuMsPerScrape', 'forwardLossWithScrapes', 'forwardLossWithout'
+	'producers',
+	'consumers',
+	'exporterP50Ms',
+	'exporterP95Ms',
+	'sequentialP50Ms',
+	'floorP50Ms',
+	'concurrentScrapesRatio',
+	'nodeCpuMsPerScrape',
+	'workerCpuMsPerScrape',
+	'forwardLossWithScrapes',
+	'forwardLossWithout'
 ] as const;
 
 function run(args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -18,8 +27,12 @@ function run(args: string[], timeoutMs: number): Promise<{ code: number | null; 
 		const child = spawn('scripts/bench-scrape', args, { stdio: ['ignore', 'pipe', 'pipe'] });
 		let stdout = '';
 		let stderr = '';
-		child.stdout.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
-		child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+		child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+			stdout += chunk;
+		});
+		child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+			stderr += chunk;
+		});
 		const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
 		child.on('error', reject);
 		child.on('close', (code) => {
@@ -30,14 +43,21 @@ function run(args: string[], timeoutMs: number): Promise<{ code: number | null; 
 }
 
 // The native sink with the default pair rounds (three per scrape), the node sink with them given.
-for (const [sink, pairRounds] of [['native', undefined], ['node', 2]] as const) {
+for (const [sink, pairRounds] of [
+	['native', undefined],
+	['node', 2]
+] as const) {
 	test(`scripts/bench-scrape --json at 4/12 reports every figure as a number (${sink} RTP sink)`, { timeout: 180_000 }, async () => {
 		await smoke(sink, pairRounds);
 	});
 }
 
 test('scripts/bench-scrape refuses a bad option with exit 2, says which, and starts nothing', { timeout: 60_000 }, async () => {
-	for (const bad of [['--pair-rounds', '0'], ['--pair-rounds', '2.5'], ['--scrapes', 'many']]) {
+	for (const bad of [
+		['--pair-rounds', '0'],
+		['--pair-rounds', '2.5'],
+		['--scrapes', 'many']
+	]) {
 		const { code, stdout, stderr } = await run([...bad, '--json'], 50_000);
 		assert.equal(code, 2, `${bad.join(' ')}: exit ${code}`);
 		assert.match(stderr, new RegExp(`bench-scrape: ${bad[0]}: expected an integer from 1 to 10000, got "${bad[1]}"`));
@@ -48,8 +68,21 @@ test('scripts/bench-scrape refuses a bad option with exit 2, says which, and sta
 });
 
 async function smoke(sink: 'native' | 'node', pairRounds: number | undefined): Promise<void> {
-	const { code, stdout, stderr } = await run(['--sizes', '4/12', '--scrapes', '3', '--window-seconds', '2', '--sink', sink, '--json',
-		...(pairRounds === undefined ? [] : ['--pair-rounds', String(pairRounds)])], 170_000);
+	const { code, stdout, stderr } = await run(
+		[
+			'--sizes',
+			'4/12',
+			'--scrapes',
+			'3',
+			'--window-seconds',
+			'2',
+			'--sink',
+			sink,
+			'--json',
+			...(pairRounds === undefined ? [] : ['--pair-rounds', String(pairRounds)])
+		],
+		170_000
+	);
 	assert.equal(code, 0, `bench-scrape exited ${code}:\n${stderr}`);
 	const report = JSON.parse(stdout) as { sizes: Record<string, unknown>[]; sink: string; pairRounds: number };
 	assert.equal(report.sizes.length, 1);
@@ -58,9 +91,19 @@ async function smoke(sink: 'native' | 'node', pairRounds: number | undefined): P
 	assert.equal(report.pairRounds, expectedPairRounds);
 	// One progress line per pair round, numbered 1 to pairRounds.
 	const pairLines = [...stderr.matchAll(/round (\d+): one scrape /g)].map((m) => Number(m[1]));
-	assert.deepEqual(pairLines, Array.from({ length: expectedPairRounds }, (_, i) => i + 1));
+	assert.deepEqual(
+		pairLines,
+		Array.from({ length: expectedPairRounds }, (_, i) => i + 1)
+	);
 	const [size] = report.sizes as [Record<string, unknown>];
-	const roundRatios = ['sequentialToExporterRoundsP50', 'exporterToFloorRoundsP50', 'sequentialToExporterRequestsRoundsP50', 'exporterToExporterRequestsRoundsP50', 'concurrentScrapesRoundsP50', 'concurrentScrapesServerCpuRatio'];
+	const roundRatios = [
+		'sequentialToExporterRoundsP50',
+		'exporterToFloorRoundsP50',
+		'sequentialToExporterRequestsRoundsP50',
+		'exporterToExporterRequestsRoundsP50',
+		'concurrentScrapesRoundsP50',
+		'concurrentScrapesServerCpuRatio'
+	];
 	for (const field of [...FIELDS, 'exporterRequestsP50Ms', ...roundRatios]) {
 		assert.equal(typeof size[field], 'number', `${field} is ${JSON.stringify(size[field])}`);
 		assert.ok(Number.isFinite(size[field]), `${field} is finite`);
@@ -76,7 +119,9 @@ async function smoke(sink: 'native' | 'node', pairRounds: number | undefined): P
 		assert.ok(Number.isFinite(low) && Number.isFinite(high) && low > 0 && low <= high, `${field} ${JSON.stringify(interval)}`);
 	}
 	// Two scrapes at once shared their sweep in at most every round (a count, not a promise).
-	assert.ok(Number.isInteger(size.concurrentScrapesSharingOneSweep) && (size.concurrentScrapesSharingOneSweep as number) <= expectedPairRounds);
+	assert.ok(
+		Number.isInteger(size.concurrentScrapesSharingOneSweep) && (size.concurrentScrapesSharingOneSweep as number) <= expectedPairRounds
+	);
 	// At 4/12 the worker is nowhere near saturation: it settled below it, and said with what CPU.
 	assert.equal(size.settledBelowSaturation, true);
 	assert.equal(typeof size.settledWorkerCpuPercent, 'number');

@@ -7,6 +7,10 @@ import { spawnSync } from 'node:child_process';
 import { validateConfig, ConfigError } from '../config/configSchema.js';
 import { loadConfig, resolveConfigPath } from '../server/config/loadConfig.js';
 
+/** A config as a user's file holds it, edited freely by these tests. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any key path may be set or broken
+type RawConfig = Record<string, any>;
+
 const minimal = () => ({
 	listen: { ip: '127.0.0.1', port: 0 },
 	mediasoup: {
@@ -43,22 +47,31 @@ test('a minimal config gets every default', () => {
 	assert.equal(config.prometheus.enabled, true);
 	assert.equal(config.prometheus.deidentify, false);
 	assert.equal(config.mediasoup.webRtcTransport.listenIps[0]!.announcedIp, null);
-	assert.deepEqual(config.mediasoup.webRtcServer, { listenInfos: [
-		{ protocol: 'udp', ip: '127.0.0.1', announcedIp: null, port: 40000 },
-		{ protocol: 'tcp', ip: '127.0.0.1', announcedIp: null, port: 40000 }
-	] }, 'one WebRtcServer per worker by default, outside the worker port range');
+	assert.deepEqual(
+		config.mediasoup.webRtcServer,
+		{
+			listenInfos: [
+				{ protocol: 'udp', ip: '127.0.0.1', announcedIp: null, port: 40000 },
+				{ protocol: 'tcp', ip: '127.0.0.1', announcedIp: null, port: 40000 }
+			]
+		},
+		'one WebRtcServer per worker by default, outside the worker port range'
+	);
 });
 
 test('webRtcServer: validated, null opts out, and its ports (one per worker) stay clear of the worker range', () => {
-	const withServer = (webRtcServer: unknown, numWorkers = 4): Record<string, any> => {
-		const raw = minimal() as Record<string, any>;
+	const withServer = (webRtcServer: unknown, numWorkers = 4): RawConfig => {
+		const raw = minimal() as RawConfig;
 		raw.mediasoup.numWorkers = numWorkers;
 		raw.mediasoup.webRtcServer = webRtcServer;
 		return raw;
 	};
 	const info = (port: number, protocol = 'udp') => ({ protocol, ip: '0.0.0.0', announcedIp: '203.0.113.10', port });
 	assert.equal(validateConfig(withServer(null)).mediasoup.webRtcServer, null);
-	assert.deepEqual(validateConfig(withServer({ listenInfos: [info(0), info(0, 'tcp')] })).mediasoup.webRtcServer?.listenInfos.map((i) => i.port), [0, 0]);
+	assert.deepEqual(
+		validateConfig(withServer({ listenInfos: [info(0), info(0, 'tcp')] })).mediasoup.webRtcServer?.listenInfos.map((i) => i.port),
+		[0, 0]
+	);
 	assert.deepEqual(problemsOf(withServer({ listenInfos: [info(40000, 'sctp')] })), [
 		'mediasoup.webRtcServer.listenInfos[0].protocol: expected one of "udp", "tcp", got "sctp"'
 	]);
@@ -71,7 +84,7 @@ test('webRtcServer: validated, null opts out, and its ports (one per worker) sta
 });
 
 test('an unknown key is named with its path', () => {
-	const raw = minimal() as Record<string, any>;
+	const raw = minimal() as RawConfig;
 	raw.prometheus.deidentfy = true;
 	const problems = problemsOf(raw);
 	assert.equal(problems.length, 1);
@@ -80,16 +93,22 @@ test('an unknown key is named with its path', () => {
 });
 
 test('a wrong type is named with its path and the expected form', () => {
-	const raw = minimal() as Record<string, any>;
+	const raw = minimal() as RawConfig;
 	raw.prometheus.port = '8889';
 	raw.mediasoup.webRtcTransport.enableUdp = 'yes';
 	const problems = problemsOf(raw);
-	assert.ok(problems.some((p) => /^prometheus\.port: expected an integer from 0 to 65535, got "8889"$/.test(p)), problems.join('\n'));
-	assert.ok(problems.some((p) => /^mediasoup\.webRtcTransport\.enableUdp: expected true or false, got "yes"$/.test(p)), problems.join('\n'));
+	assert.ok(
+		problems.some((p) => /^prometheus\.port: expected an integer from 0 to 65535, got "8889"$/.test(p)),
+		problems.join('\n')
+	);
+	assert.ok(
+		problems.some((p) => /^mediasoup\.webRtcTransport\.enableUdp: expected true or false, got "yes"$/.test(p)),
+		problems.join('\n')
+	);
 });
 
 test('out-of-range values, bad enums and array items are named', () => {
-	const raw = minimal() as Record<string, any>;
+	const raw = minimal() as RawConfig;
 	raw.mediasoup.numWorkers = 0;
 	raw.mediasoup.worker = { logLevel: 'loud', rtcMinPort: 50000, rtcMaxPort: 40000 };
 	raw.mediasoup.webRtcTransport.listenIps = [{ ip: 'not-an-ip' }];
@@ -102,7 +121,7 @@ test('out-of-range values, bad enums and array items are named', () => {
 });
 
 test('a missing required key is named', () => {
-	const raw = minimal() as Record<string, any>;
+	const raw = minimal() as RawConfig;
 	delete raw.listen;
 	assert.match(problemsOf(raw).join('\n'), /^listen: missing; expected an object/m);
 });
@@ -117,7 +136,9 @@ test('the server refuses to start on a bad config, naming the key, with a non-ze
 	const file = path.join(dir, 'config.js');
 	fs.writeFileSync(file, `export default ${JSON.stringify({ ...minimal(), listen: { ip: '127.0.0.1', port: 'x' }, bogus: 1 })};\n`);
 	const result = spawnSync(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-		env: { ...process.env, CONFIG: file }, encoding: 'utf8', timeout: 60_000
+		env: { ...process.env, CONFIG: file },
+		encoding: 'utf8',
+		timeout: 60_000
 	});
 	fs.rmSync(dir, { recursive: true, force: true });
 	assert.notEqual(result.status, 0);

@@ -8,7 +8,7 @@ import debug from 'debug';
 import { SignallingClient } from './support/signallingClient.js';
 import { startTestServer, opusParameters, vp8Parameters, type TestServer } from './support/signallingServer.js';
 import { tempDir } from './support/observerFixtures.js';
-import { ConsoleTable } from '../server/stream/ConsoleTable.js';
+import { ConsoleTable } from '../tools/console/ConsoleTable.js';
 import { until } from './support/until.js';
 
 // scripts/connect against a live server: every command, one-shot (table and --json) and at the prompt.
@@ -17,14 +17,27 @@ type Run = { code: number | null; stdout: string; stderr: string };
 
 function connect(args: string[], { input, env }: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
 	return new Promise((resolve, reject) => {
-		const child = spawn(path.resolve('scripts/connect'), args, { env: { ...process.env, DEBUG: '', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+		const child = spawn(path.resolve('scripts/connect'), args, {
+			env: { ...process.env, DEBUG: '', ...env },
+			stdio: ['pipe', 'pipe', 'pipe']
+		});
 		let stdout = '';
 		let stderr = '';
-		child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-		child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-		const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`scripts/connect ${args.join(' ')} hung:\n${stdout}\n${stderr}`)); }, 30_000);
+		child.stdout.on('data', (d: Buffer) => {
+			stdout += d.toString();
+		});
+		child.stderr.on('data', (d: Buffer) => {
+			stderr += d.toString();
+		});
+		const timer = setTimeout(() => {
+			child.kill('SIGKILL');
+			reject(new Error(`scripts/connect ${args.join(' ')} hung:\n${stdout}\n${stderr}`));
+		}, 30_000);
 		child.on('error', reject);
-		child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+		child.on('exit', (code) => {
+			clearTimeout(timer);
+			resolve({ code, stdout, stderr });
+		});
 		child.stdin.end(input ?? '');
 	});
 }
@@ -54,7 +67,9 @@ before(async () => {
 	await bob.client.requestOk('createWebRtcTransport', { direction: 'recv' });
 	const send = await alice.client.requestOk('createWebRtcTransport', { direction: 'send' });
 	ids.transport = send.id;
-	ids.producer = (await alice.client.requestOk('produce', { transportId: send.id, kind: 'audio', rtpParameters: opusParameters() })).producerId;
+	ids.producer = (
+		await alice.client.requestOk('produce', { transportId: send.id, kind: 'audio', rtpParameters: opusParameters() })
+	).producerId;
 	await alice.client.requestOk('produce', { transportId: send.id, kind: 'video', rtpParameters: vp8Parameters() });
 	await until('two consumers for Bob', () => bob.client.received('newConsumer').length === 2);
 	ids.consumer = bob.client.received('newConsumer')[0]!.consumerId;
@@ -74,16 +89,28 @@ test('stats: totals and per worker, as a table and as JSON', async () => {
 	assert.equal(table.code, 0, table.stderr);
 	const lines = table.stdout.trim().split('\n');
 	assert.match(lines[0]!, /^WORKER\s+ROUTERS\s+ROOMS\s+PEERS\s+TRANSPORTS\s+PRODUCERS\s+CONSUMERS\s+MEDIA PORTS$/);
-	assert.match(lines.find((l) => l.startsWith(ids.worker))!, new RegExp(`^${ids.worker}\\s+1\\s+1\\s+2\\s+2\\s+2\\s+2\\s+udp:\\d+ tcp:\\d+$`));
+	assert.match(
+		lines.find((l) => l.startsWith(ids.worker))!,
+		new RegExp(`^${ids.worker}\\s+1\\s+1\\s+2\\s+2\\s+2\\s+2\\s+udp:\\d+ tcp:\\d+$`)
+	);
 	assert.match(lines.at(-1)!, /^total\s+1\s+1\s+2\s+2\s+2\s+2$/);
 
 	const json = await connect(['--socket', socketPath, '--json', 'stats']);
 	assert.equal(json.code, 0, json.stderr);
-	const doc = JSON.parse(json.stdout) as { total: Record<string, number>; workers: { pid: number; peers: number; mediaPorts: string[] }[] };
+	const doc = JSON.parse(json.stdout) as {
+		total: Record<string, number>;
+		workers: { pid: number; peers: number; mediaPorts: string[] }[];
+	};
 	assert.deepEqual(doc.total, { workers: 1, routers: 1, rooms: 1, peers: 2, transports: 2, producers: 2, consumers: 2 });
-	assert.deepEqual(doc.workers.map((w) => [w.pid, w.peers]), [[Number(ids.worker), 2]]);
+	assert.deepEqual(
+		doc.workers.map((w) => [w.pid, w.peers]),
+		[[Number(ids.worker), 2]]
+	);
 	const [webRtcServer] = Object.values(server.server.sfuObserver.state.webRtcServers);
-	assert.deepEqual(doc.workers[0]!.mediaPorts, webRtcServer!.listenInfos.map((l) => `${l.protocol}:${l.port}`));
+	assert.deepEqual(
+		doc.workers[0]!.mediaPorts,
+		webRtcServer!.listenInfos.map((l) => `${l.protocol}:${l.port}`)
+	);
 });
 
 test('rooms and peers: aligned tables with escaped, cut display names; JSON keeps them whole', async () => {
@@ -91,8 +118,15 @@ test('rooms and peers: aligned tables with escaped, cut display names; JSON keep
 	assert.equal(rooms.code, 0, rooms.stderr);
 	assert.match(rooms.stdout, /^ROOM\s+WORKER\s+PEERS\s+TRANSPORTS\s+PRODUCERS\s+CONSUMERS\s+AGE\s+SPEAKER\n/);
 	assert.match(rooms.stdout, new RegExp(`\\nmain\\s+${ids.worker}\\s+2\\s+2\\s+2\\s+2\\s+\\d+s\\s+(Alice|-)\\n`));
-	const roomsJson = JSON.parse((await connect(['--socket', socketPath, '--json', 'rooms'])).stdout) as { id: string; routerId: string; peers: number }[];
-	assert.deepEqual(roomsJson.map((r) => [r.id, r.routerId, r.peers]), [['main', ids.router, 2]]);
+	const roomsJson = JSON.parse((await connect(['--socket', socketPath, '--json', 'rooms'])).stdout) as {
+		id: string;
+		routerId: string;
+		peers: number;
+	}[];
+	assert.deepEqual(
+		roomsJson.map((r) => [r.id, r.routerId, r.peers]),
+		[['main', ids.router, 2]]
+	);
 
 	for (const args of [['peers'], ['peers', 'main']]) {
 		const run = await connect(['--socket', socketPath, ...args]);
@@ -100,14 +134,27 @@ test('rooms and peers: aligned tables with escaped, cut display names; JSON keep
 		const lines = run.stdout.trim().split('\n');
 		assert.equal(lines.length, 3);
 		const column = lines[0]!.indexOf('NAME');
-		assert.ok(lines.every((l) => l.length >= column), 'columns align');
-		assert.match(lines.find((l) => l.startsWith(ids.alice))!, /\sAlice\s+browser\s+1\s+2\s+0\s+\d+s$/);
+		assert.ok(
+			lines.every((l) => l.length >= column),
+			'columns align'
+		);
+		assert.match(
+			lines.find((l) => l.startsWith(ids.alice))!,
+			/\sAlice\s+browser\s+1\s+2\s+0\s+\d+s$/
+		);
 		const bob = lines.find((l) => l.startsWith(ids.bob))!;
 		assert.ok(bob.includes(`${longName.slice(0, 23)}…`), `cut name in ${bob}`);
 		assert.ok(!bob.includes(longName));
 	}
-	const json = JSON.parse((await connect(['--socket', socketPath, '--json', 'peers', 'main'])).stdout) as { id: string; displayName: string; consumers: number }[];
-	assert.deepEqual(json.map((p) => [p.displayName, p.consumers]).sort(), [['Alice', 0], [longName, 2]]);
+	const json = JSON.parse((await connect(['--socket', socketPath, '--json', 'peers', 'main'])).stdout) as {
+		id: string;
+		displayName: string;
+		consumers: number;
+	}[];
+	assert.deepEqual(json.map((p) => [p.displayName, p.consumers]).sort(), [
+		['Alice', 0],
+		[longName, 2]
+	]);
 
 	const missing = await connect(['--socket', socketPath, 'peers', 'nowhere']);
 	assert.equal(missing.code, 1);
@@ -148,7 +195,11 @@ test('dump of each kind of object; unknown ids fail with exit code 1', async () 
 });
 
 test('stats of one transport, producer and consumer; unknown ids fail', async () => {
-	for (const [entity, type] of [['transport', 'webrtc-transport'], ['producer', undefined], ['consumer', 'outbound-rtp']] as const) {
+	for (const [entity, type] of [
+		['transport', 'webrtc-transport'],
+		['producer', undefined],
+		['consumer', 'outbound-rtp']
+	] as const) {
 		const json = await connect(['--socket', socketPath, '--json', 'stats', entity, ids[entity]]);
 		assert.equal(json.code, 0, json.stderr);
 		const doc = JSON.parse(json.stdout) as { entity: string; id: string; stats: { type: string }[] };
@@ -171,12 +222,18 @@ test('usage: the server process and its worker', async () => {
 	assert.match(table.stdout, /^PROCESS\s+PID\s+CPU USER\s+CPU SYSTEM\s+MEMORY\s+HEAP USED\n/);
 	assert.match(table.stdout, new RegExp(`\\nserver\\s+${process.pid}\\s+[\\d.]+ s\\s+[\\d.]+ s\\s+[\\d.]+ MiB\\s+[\\d.]+ MiB\\n`));
 	assert.match(table.stdout, new RegExp(`\\nworker\\s+${ids.worker}\\s+[\\d.]+ s\\s+[\\d.]+ s\\s+[\\d.]+ MiB \\(max\\)\\s+-\\n?$`));
-	const json = JSON.parse((await connect(['--socket', socketPath, '--json', 'usage'])).stdout) as { server: { pid: number }; workers: { pid: number }[] };
+	const json = JSON.parse((await connect(['--socket', socketPath, '--json', 'usage'])).stdout) as {
+		server: { pid: number };
+		workers: { pid: number }[];
+	};
 	assert.equal(json.server.pid, process.pid);
-	assert.deepEqual(json.workers.map((w) => String(w.pid)), [ids.worker]);
+	assert.deepEqual(
+		json.workers.map((w) => String(w.pid)),
+		[ids.worker]
+	);
 });
 
-test('loglevel sets and shows the server\'s debug namespaces', async () => {
+test("loglevel sets and shows the server's debug namespaces", async () => {
 	const set = await connect(['--socket', socketPath, 'loglevel', 'meter-sfu:Nothing*']);
 	assert.equal(set.code, 0, set.stderr);
 	assert.equal(set.stdout, 'log namespaces: meter-sfu:Nothing*\n');
@@ -192,7 +249,8 @@ test('loglevel sets and shows the server\'s debug namespaces', async () => {
 test('help, unknown commands and bad arguments', async () => {
 	const help = await connect(['--socket', socketPath, 'help']);
 	assert.equal(help.code, 0);
-	for (const command of ['stats', 'rooms', 'peers', 'dump', 'usage', 'loglevel', 'help', 'quit']) assert.match(help.stdout, new RegExp(`\\n${command}\\b`));
+	for (const command of ['stats', 'rooms', 'peers', 'dump', 'usage', 'loglevel', 'help', 'quit'])
+		assert.match(help.stdout, new RegExp(`\\n${command}\\b`));
 	const unknown = await connect(['--socket', socketPath, 'frobnicate']);
 	assert.equal(unknown.code, 2);
 	assert.match(unknown.stderr, /unknown command "frobnicate"; try "help"/);
@@ -213,7 +271,7 @@ test('the interactive prompt runs commands until quit, reporting errors without 
 	assert.equal(run.code, 0, run.stderr);
 	assert.match(run.stdout, /^connected to .* \(server pid \d+\); "help" lists the commands\n/);
 	assert.equal(run.stdout.match(/meter-sfu> /g)?.length, 7, 'one prompt per line up to quit');
-	assert.equal(run.stdout.match(/^total\s/mg)?.length, 1, 'nothing after quit');
+	assert.equal(run.stdout.match(/^total\s/gm)?.length, 1, 'nothing after quit');
 	assert.match(run.stdout, /\nmain\s+\d+\s+2\s/);
 	assert.match(run.stderr, /error: unknown command "bogus"/);
 	assert.match(run.stderr, /error: no producer with id "nope"/);
@@ -225,9 +283,12 @@ test('without --socket the console finds the socket in the config the server use
 	try {
 		const file = path.join(dir, 'config.js');
 		const example = path.resolve('config/config.example.js');
-		fs.writeFileSync(file, `import base from ${JSON.stringify(example)};
+		fs.writeFileSync(
+			file,
+			`import base from ${JSON.stringify(example)};
 export default { ...base, observer: { ...base.observer, socketPath: ${JSON.stringify(socketPath)} } };
-`);
+`
+		);
 		const run = await connect(['--json', 'stats'], { env: { CONFIG: file } });
 		assert.equal(run.code, 0, run.stderr);
 		assert.equal((JSON.parse(run.stdout) as { total: { peers: number } }).total.peers, 2);

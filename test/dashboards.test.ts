@@ -8,7 +8,7 @@ import { SignallingClient } from './support/signallingClient.js';
 import { startPrometheus, type PrometheusInstance, type QuerySample } from './support/prometheus.js';
 import { ALERT_RULES } from './support/prometheusExample.js';
 import { ReportingReceiver } from './support/ReportingReceiver.js';
-import { SyntheticPeer } from '../server/synthetic/SyntheticPeer.js';
+import { SyntheticPeer } from '../tools/synthetic/SyntheticPeer.js';
 
 // The Grafana dashboards in config/grafana: their structure, and every PromQL expression in them
 // (panels and template variables) evaluated by a real Prometheus scraping a live server with
@@ -20,43 +20,68 @@ const JOB = 'meter-sfu';
 
 type Target = { expr?: string; refId?: string; datasource?: { type?: string; uid?: string } };
 type Panel = {
-	id: number; type: string; title: string; description?: string;
+	id: number;
+	type: string;
+	title: string;
+	description?: string;
 	gridPos: { x: number; y: number; w: number; h: number };
-	datasource?: { type?: string; uid?: string }; targets?: Target[];
+	datasource?: { type?: string; uid?: string };
+	targets?: Target[];
 };
 type Variable = { name: string; type: string; query?: string | { query: string }; datasource?: { uid?: string } };
 type Dashboard = {
-	uid: string; title: string; schemaVersion: number; tags: string[]; panels: Panel[];
-	templating: { list: Variable[] }; __inputs?: { name: string; type: string; pluginId: string }[];
+	uid: string;
+	title: string;
+	schemaVersion: number;
+	tags: string[];
+	panels: Panel[];
+	templating: { list: Variable[] };
+	__inputs?: { name: string; type: string; pluginId: string }[];
 	links: { type: string; tags?: string[] }[];
 };
 
-const dashboards = DASHBOARD_FILES.map((file) => ({ file, dashboard: JSON.parse(fs.readFileSync(path.join(DASHBOARD_DIR, file), 'utf8')) as Dashboard }));
+const dashboards = DASHBOARD_FILES.map((file) => ({
+	file,
+	dashboard: JSON.parse(fs.readFileSync(path.join(DASHBOARD_DIR, file), 'utf8')) as Dashboard
+}));
 
 /** Grafana's built-in variables, with the values Grafana would give them for "last 5 minutes" on a 15 s data source. */
 const BUILTINS: Record<string, string> = { __rate_interval: '1m', __interval: '15s', __range: '5m' };
 
 /** `$name` and `${name}` replaced from `values`; any variable left over is an error. */
 function substitute(expr: string, values: Record<string, string>): string {
-	const result = expr.replace(/\$\{(\w+)\}|\$(\w+)/g, (whole, braced: string | undefined, bare: string | undefined) => values[braced ?? bare!] ?? whole);
+	const result = expr.replace(
+		/\$\{(\w+)\}|\$(\w+)/g,
+		(whole, braced: string | undefined, bare: string | undefined) => values[braced ?? bare!] ?? whole
+	);
 	assert.doesNotMatch(result, /\$/, `unresolved variable in ${expr}`);
 	return result;
 }
 
 /** Every expression of a dashboard: panel targets, named "dashboard / panel [refId]". */
 function panelExpressions(): { where: string; expr: string }[] {
-	return dashboards.flatMap(({ dashboard }) => dashboard.panels.flatMap((panel) =>
-		(panel.targets ?? []).map((target) => ({ where: `${dashboard.title} / ${panel.title} [${target.refId}]`, expr: target.expr ?? '' }))));
+	return dashboards.flatMap(({ dashboard }) =>
+		dashboard.panels.flatMap((panel) =>
+			(panel.targets ?? []).map((target) => ({
+				where: `${dashboard.title} / ${panel.title} [${target.refId}]`,
+				expr: target.expr ?? ''
+			}))
+		)
+	);
 }
 
 function variableQuery(variable: Variable): string {
-	return typeof variable.query === 'string' ? variable.query : variable.query?.query ?? '';
+	return typeof variable.query === 'string' ? variable.query : (variable.query?.query ?? '');
 }
 
 /** Families documented in prom.md, with `mediasoup_P_*` expanded for producers and consumers. */
 function documentedFamilies(): Set<string> {
 	const names = [...fs.readFileSync('prom.md', 'utf8').matchAll(/`((?:edumeet|mediasoup|meter_sfu)_[a-zA-Z_]+)`/g)].map((m) => m[1]!);
-	return new Set(names.flatMap((name) => (name.startsWith('mediasoup_P_') ? ['producer', 'consumer'].map((p) => name.replace('_P_', `_${p}_`)) : [name])));
+	return new Set(
+		names.flatMap((name) =>
+			name.startsWith('mediasoup_P_') ? ['producer', 'consumer'].map((p) => name.replace('_P_', `_${p}_`)) : [name]
+		)
+	);
 }
 
 test('dashboards: schema 39, DS_PROMETHEUS everywhere, instance variable, unique ids, no overlapping panels, documented metrics', () => {
@@ -67,11 +92,22 @@ test('dashboards: schema 39, DS_PROMETHEUS everywhere, instance variable, unique
 		assert.ok(!uids.has(dashboard.uid), `${file}: uid ${dashboard.uid} is unique`);
 		uids.add(dashboard.uid);
 		assert.ok(dashboard.tags.includes('meter-sfu'), `${file} is tagged meter-sfu`);
-		assert.ok(dashboard.links.some((l) => l.type === 'dashboards' && l.tags?.includes('meter-sfu')), `${file} links the other meter-sfu dashboards`);
-		assert.deepEqual(dashboard.__inputs?.map((i) => [i.name, i.type, i.pluginId]), [['DS_PROMETHEUS', 'datasource', 'prometheus']], `${file}: import input`);
+		assert.ok(
+			dashboard.links.some((l) => l.type === 'dashboards' && l.tags?.includes('meter-sfu')),
+			`${file} links the other meter-sfu dashboards`
+		);
+		assert.deepEqual(
+			dashboard.__inputs?.map((i) => [i.name, i.type, i.pluginId]),
+			[['DS_PROMETHEUS', 'datasource', 'prometheus']],
+			`${file}: import input`
+		);
 
 		const variables = new Map(dashboard.templating.list.map((v) => [v.name, v]));
-		assert.equal(variables.get('DS_PROMETHEUS')?.type, 'datasource', `${file}: DS_PROMETHEUS variable (for provisioning without import)`);
+		assert.equal(
+			variables.get('DS_PROMETHEUS')?.type,
+			'datasource',
+			`${file}: DS_PROMETHEUS variable (for provisioning without import)`
+		);
 		assert.equal(variables.get('instance')?.type, 'query', `${file}: instance variable`);
 		for (const variable of variables.values()) {
 			if (variable.type === 'query') assert.equal(variable.datasource?.uid, '${DS_PROMETHEUS}', `${file}: variable ${variable.name}`);
@@ -127,8 +163,12 @@ describe('against a live server scraped by a real Prometheus', () => {
 		prometheus = await startPrometheus({ jobs: [{ job: JOB, targets: [instance] }], ruleFiles: [ALERT_RULES] });
 		// Peers join once Prometheus is scraping, so the rates over the joins have samples on both sides.
 		await prometheus.waitForQuery(`edumeet_rooms{job="${JOB}"}`, (r) => r.length === 1, 60_000);
-		for (const [roomId, count] of [['alpha', 3], ['beta', 2]] as const) {
-			for (let i = 0; i < count; i++) peers.push(await SyntheticPeer.create({ url: server.url, roomId, displayName: `${roomId} ${i}`, videoBitrate: 150_000 }));
+		for (const [roomId, count] of [
+			['alpha', 3],
+			['beta', 2]
+		] as const) {
+			for (let i = 0; i < count; i++)
+				peers.push(await SyntheticPeer.create({ url: server.url, roomId, displayName: `${roomId} ${i}`, videoBitrate: 150_000 }));
 		}
 		reporter = await ReportingReceiver.create({ url: server.url, roomId: 'alpha' });
 		// A refused join (the room is full), so the signalling error panels have an error to show.
@@ -142,7 +182,11 @@ describe('against a live server scraped by a real Prometheus', () => {
 		await lateJoin();
 		// The server's request counters appear with the first request of each method and result, so
 		// rate() cannot see that first step: ask again once Prometheus has the series.
-		await prometheus.waitForQuery(`edumeet_signalling_requests_total{job="${JOB}", result="RoomFullError"}`, (r) => r.length === 1, 30_000);
+		await prometheus.waitForQuery(
+			`edumeet_signalling_requests_total{job="${JOB}", result="RoomFullError"}`,
+			(r) => r.length === 1,
+			30_000
+		);
 		await lateJoin();
 	});
 
@@ -161,7 +205,7 @@ describe('against a live server scraped by a real Prometheus', () => {
 		// Rates need two samples after the peers joined and round-trip times a sender report and
 		// its answer: poll until every expression has data, then report the ones that never did.
 		const deadline = Date.now() + 60_000;
-		let failures: string[] = [];
+		let failures: string[];
 		for (;;) {
 			failures = [];
 			for (const { where, expr } of expressions) {
@@ -172,7 +216,8 @@ describe('against a live server scraped by a real Prometheus', () => {
 					failures.push(`${where}: ${(error as Error).message}\n    ${expr}`);
 					continue;
 				}
-				if (!result.some((s) => Number.isFinite(s.value))) failures.push(`${where}: ${result.length === 0 ? 'no data' : 'only NaN/Inf'}\n    ${expr}`);
+				if (!result.some((s) => Number.isFinite(s.value)))
+					failures.push(`${where}: ${result.length === 0 ? 'no data' : 'only NaN/Inf'}\n    ${expr}`);
 			}
 			if (failures.length === 0 || Date.now() > deadline) break;
 			await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -223,16 +268,23 @@ describe('against a live server scraped by a real Prometheus', () => {
 
 		type Alert = { labels: Record<string, string>; state: string };
 		const deadline = Date.now() + 30_000;
-		let alerts: Alert[] = [];
+		let alerts: Alert[];
 		for (;;) {
 			alerts = (await prometheus.api<{ alerts: Alert[] }>('/api/v1/alerts')).alerts;
 			if (alerts.some((a) => a.labels.alertname === 'MeterSfuRoomNearPeerLimit') || Date.now() > deadline) break;
 			await new Promise((resolve) => setTimeout(resolve, 250));
 		}
 		const nearLimit = alerts.filter((a) => a.labels.alertname === 'MeterSfuRoomNearPeerLimit');
-		assert.deepEqual(nearLimit.map((a) => [a.labels.room_id, a.labels.instance, a.state]), [['alpha', instance, 'pending']], 'alpha (4 of 4) is near its limit, beta (2 of 4) is not');
+		assert.deepEqual(
+			nearLimit.map((a) => [a.labels.room_id, a.labels.instance, a.state]),
+			[['alpha', instance, 'pending']],
+			'alpha (4 of 4) is near its limit, beta (2 of 4) is not'
+		);
 		// Other rules may go pending for a moment on a loaded machine (a slow scrape), but every rule
 		// has a `for` longer than this test except MeterSfuWorkerDied, and no worker died.
-		assert.deepEqual(alerts.filter((a) => a.state === 'firing').map((a) => a.labels.alertname), []);
+		assert.deepEqual(
+			alerts.filter((a) => a.state === 'firing').map((a) => a.labels.alertname),
+			[]
+		);
 	});
 });

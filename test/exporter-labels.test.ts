@@ -1,18 +1,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Gauge, Histogram, Registry, type RegistryContentType } from 'prom-client';
-import { labelValue, MAX_LABEL_CHARS } from '../server/exporter/labelValue.js';
-import { AddressLabeler, maskIp } from '../server/exporter/AddressLabeler.js';
-import { ReverseDnsCache } from '../server/exporter/ReverseDnsCache.js';
-import { ObjectFamilies, ObjectFamily, formatLabelSet, extendLabelSet, seriesLabels } from '../server/exporter/ObjectFamily.js';
-import { PrecomputedHistogram, countObservations } from '../server/exporter/PrecomputedHistogram.js';
-import { BlockPool } from '../server/exporter/BlockPool.js';
-import { BuildBlocks } from '../server/exporter/BuildBlocks.js';
+import { labelValue, MAX_LABEL_CHARS } from '../server/exporter/labels/labelValue.js';
+import { AddressLabeler, maskIp } from '../server/exporter/labels/AddressLabeler.js';
+import { ReverseDnsCache } from '../server/exporter/labels/ReverseDnsCache.js';
+import { GaugeFamily, formatLabelSet, extendLabelSet, seriesLabels } from '../server/exporter/perObject/GaugeFamily.js';
+import { LineMemory } from '../server/exporter/perObject/LineMemory.js';
+import { createPerObjectSeries } from '../server/exporter/perObject/PerObjectSeries.js';
+import { PrecomputedHistogram, countObservations } from '../server/exporter/collectors/PrecomputedHistogram.js';
+import { emptyState, type ObservedState, type TransportRecord } from '../server/observer/ObservedState.js';
+import { STATS_FIELDS, type StatsRow } from '../server/exporter/snapshot/mediasoupStats.js';
 import { startPtrServer, resolverFor } from './support/dnsPtrServer.js';
 import { until } from './support/until.js';
 
 test('labelValue: lone surrogates and control characters become U+FFFD; cut at 128 code points, never inside a pair', () => {
-	assert.equal(labelValue('ok "quoted" \\ back\nslash'), 'ok "quoted" \\ back\nslash', 'escaping is the exposition\'s job');
+	assert.equal(labelValue('ok "quoted" \\ back\nslash'), 'ok "quoted" \\ back\nslash', "escaping is the exposition's job");
 	assert.equal(labelValue('a\uD800b'), 'a\uFFFDb');
 	assert.equal(labelValue('a\uDC00b'), 'a\uFFFDb');
 	assert.equal(labelValue('end\uD83D'), 'end\uFFFD');
@@ -59,7 +61,11 @@ test('ReverseDnsCache: answers at once, looks up in the background, shows the na
 		assert.ok(performance.now() - t0 < 20, 'and does not wait for DNS');
 		assert.equal(addresses.format('127.0.0.5', 40001), '127.0.0.5:40001', 'still the IP while the look-up runs');
 		await until('the name', () => addresses.format('127.0.0.5', 40000) === 'sfu.example.test:40000');
-		assert.equal(ptr.queries.filter((q) => q === '5.0.0.127.in-addr.arpa').length, 1, 'one query: in-flight look-ups are shared, answers cached');
+		assert.equal(
+			ptr.queries.filter((q) => q === '5.0.0.127.in-addr.arpa').length,
+			1,
+			'one query: in-flight look-ups are shared, answers cached'
+		);
 		assert.equal(cache.stats.lookups, 1);
 		for (let i = 0; i < 5; i++) assert.equal(addresses.format('127.0.0.5', 1), 'sfu.example.test:1');
 		assert.equal(ptr.queries.length, 1, 'a cached name costs no query');
@@ -118,20 +124,31 @@ test('ReverseDnsCache: a DNS server that never answers costs the caller nothing;
 
 for (const openMetrics of [false, true]) {
 	const format = openMetrics ? 'OpenMetrics' : 'text';
-	test(`ObjectFamily folds series that share labels and writes what prom-client writes; PrecomputedHistogram exposes cumulative buckets, and values counted by countObservations as prom-client's Histogram writes them (${format})`, async () => {
+	test(`GaugeFamily folds series that share labels and writes what prom-client writes; PrecomputedHistogram exposes cumulative buckets, and values counted by countObservations as prom-client's Histogram writes them (${format})`, async () => {
 		const registry = new Registry() as Registry<RegistryContentType>;
 		registry.setContentType(openMetrics ? Registry.OPENMETRICS_CONTENT_TYPE : Registry.PROMETHEUS_CONTENT_TYPE);
-		const sum = new ObjectFamily({ name: 'test_bytes', help: 'h', fold: 'sum' });
-		const min = new ObjectFamily({ name: 'test_score', help: 'h', fold: 'min' });
-		const max = new ObjectFamily({ name: 'test_jitter_seconds', help: 'h', fold: 'max' });
-		for (const [room, value] of [['a', 3], ['a', 5], ['b', 7], ['a', Number.NaN], ['b', undefined]] as const) {
+		const sum = new GaugeFamily({ name: 'test_bytes', help: 'h', fold: 'sum', slot: 0 });
+		const min = new GaugeFamily({ name: 'test_score', help: 'h', fold: 'min', slot: 1 });
+		const max = new GaugeFamily({ name: 'test_jitter_seconds', help: 'h', fold: 'max', slot: 2 });
+		for (const [room, value] of [
+			['a', 3],
+			['a', 5],
+			['b', 7],
+			['a', Number.NaN],
+			['b', undefined]
+		] as const) {
 			const labelSet = formatLabelSet(['room'], { room });
 			sum.add(labelSet, value);
 			min.add(labelSet, value);
 			max.add(labelSet, value);
 		}
 		const families = [sum, min, max].map((f) => Buffer.concat(f.render()).toString()).join(openMetrics ? '\n' : '\n\n');
-		for (const line of ['test_bytes{room="a"} 8', 'test_bytes{room="b"} 7', 'test_score{room="a"} 3', 'test_jitter_seconds{room="a"} 5']) {
+		for (const line of [
+			'test_bytes{room="a"} 8',
+			'test_bytes{room="b"} 7',
+			'test_score{room="a"} 3',
+			'test_jitter_seconds{room="a"} 5'
+		]) {
 			assert.ok(families.split('\n').includes(line), `${line} in\n${families}`);
 		}
 		assert.ok(!/NaN|Nan/.test(families), 'non-finite values are left out');
@@ -141,25 +158,42 @@ for (const openMetrics of [false, true]) {
 		const names = ['pid', 'name', 'empty'];
 		const reference = new Registry() as Registry<RegistryContentType>;
 		reference.setContentType(registry.contentType);
-		const gauge = new Gauge({ name: 'test_awkward', help: 'help with \\ and\nnewline', labelNames: [...names, 'state'], registers: [reference as Registry] });
-		const mine = new ObjectFamily({ name: 'test_awkward', help: 'help with \\ and\nnewline', fold: 'sum' });
-		for (const [state, value] of [['new', 0], ['connected', 1], ['closed', 1e21], ['x', -0.125]] as const) {
+		const gauge = new Gauge({
+			name: 'test_awkward',
+			help: 'help with \\ and\nnewline',
+			labelNames: [...names, 'state'],
+			registers: [reference as Registry]
+		});
+		const mine = new GaugeFamily({ name: 'test_awkward', help: 'help with \\ and\nnewline', fold: 'sum', slot: 0 });
+		for (const [state, value] of [
+			['new', 0],
+			['connected', 1],
+			['closed', 1e21],
+			['x', -0.125]
+		] as const) {
 			gauge.set({ ...awkward, state }, value);
 			mine.add(extendLabelSet(formatLabelSet(names, awkward), 'state', state), value);
 		}
 		const expected = await reference.metrics();
-		assert.equal(Buffer.concat(mine.render()).toString(), expected.slice(0, expected.length - (openMetrics ? '\n# EOF\n' : '\n').length));
-		assert.throws(() => new ObjectFamily({ name: 'bad name', help: 'h', fold: 'sum' }), TypeError);
+		assert.equal(
+			Buffer.concat(mine.render()).toString(),
+			expected.slice(0, expected.length - (openMetrics ? '\n# EOF\n' : '\n').length)
+		);
+		assert.throws(() => new GaugeFamily({ name: 'bad name', help: 'h', fold: 'sum', slot: 0 }), TypeError);
 
 		const histogram = new PrecomputedHistogram({ registry, name: 'test_duration_seconds', help: 'h', buckets: [0.1, 1] });
 		histogram.set({ method: 'join' }, { cumulativeCounts: [2, 5], sum: 2.5, count: 6 });
 		assert.throws(() => histogram.set({ method: 'x' }, { cumulativeCounts: [1], sum: 0, count: 1 }), TypeError);
 		const body = await registry.metrics();
 		for (const line of [
-			'test_duration_seconds_bucket{le="0.1",method="join"} 2', 'test_duration_seconds_bucket{le="1",method="join"} 5',
-			'test_duration_seconds_bucket{le="+Inf",method="join"} 6', 'test_duration_seconds_sum{method="join"} 2.5',
-			'test_duration_seconds_count{method="join"} 6', '# TYPE test_duration_seconds histogram'
-		]) assert.ok(body.split('\n').includes(line), `${line} in\n${body}`);
+			'test_duration_seconds_bucket{le="0.1",method="join"} 2',
+			'test_duration_seconds_bucket{le="1",method="join"} 5',
+			'test_duration_seconds_bucket{le="+Inf",method="join"} 6',
+			'test_duration_seconds_sum{method="join"} 2.5',
+			'test_duration_seconds_count{method="join"} 6',
+			'# TYPE test_duration_seconds histogram'
+		])
+			assert.ok(body.split('\n').includes(line), `${line} in\n${body}`);
 		assert.ok(!/NaN|Nan/.test(body), 'non-finite values are left out');
 
 		// Values counted by countObservations come out byte for byte as prom-client's Histogram writes them.
@@ -167,7 +201,13 @@ for (const openMetrics of [false, true]) {
 		const bounds = [0, 1, 5, 10];
 		const byPromClient = new Registry() as Registry<RegistryContentType>;
 		byPromClient.setContentType(registry.contentType);
-		const promHistogram = new Histogram({ name: 'test_score', help: 'h', labelNames: ['role'], buckets: bounds, registers: [byPromClient as Registry] });
+		const promHistogram = new Histogram({
+			name: 'test_score',
+			help: 'h',
+			labelNames: ['role'],
+			buckets: bounds,
+			registers: [byPromClient as Registry]
+		});
 		const counted = new Registry() as Registry<RegistryContentType>;
 		counted.setContentType(registry.contentType);
 		const countedHistogram = new PrecomputedHistogram({ registry: counted, name: 'test_score', help: 'h', buckets: bounds });
@@ -181,128 +221,205 @@ for (const openMetrics of [false, true]) {
 	});
 }
 
-test('ObjectFamilies live across builds: each build starts empty, series of the last build only, truncate drops a failed collector\'s families', () => {
-	const families = new ObjectFamilies();
-	const build = (rooms: string[], extra = false): string[] => {
-		families.begin();
-		const bytes = families.family({ name: 'test_bytes', help: 'h', fold: 'sum' });
+test('GaugeFamily lives across sweeps: each sweep starts empty, series of the last sweep only, an empty family keeps HELP and TYPE', () => {
+	const bytes = new GaugeFamily({ name: 'test_bytes', help: 'h', fold: 'sum', slot: 0 });
+	const sweep = (rooms: string[]): string => {
+		bytes.clear();
 		for (const room of rooms) bytes.add(formatLabelSet(['room'], { room }), 1);
-		if (extra) {
-			const before = families.length;
-			families.family({ name: 'test_half', help: 'h', fold: 'sum' }).add(seriesLabels('{}'), 1);
-			families.truncate(before);
-		}
-		return families.render().map((pieces) => Buffer.concat(pieces).toString());
+		return Buffer.concat(bytes.render()).toString();
 	};
-	assert.deepEqual(build(['a', 'b']), ['# HELP test_bytes h\n# TYPE test_bytes gauge\ntest_bytes{room="a"} 1\ntest_bytes{room="b"} 1']);
-	assert.deepEqual(build(['b']), ['# HELP test_bytes h\n# TYPE test_bytes gauge\ntest_bytes{room="b"} 1'], 'a closed object is gone from the next build');
-	assert.deepEqual(build([], true), ['# HELP test_bytes h\n# TYPE test_bytes gauge'], 'an empty family keeps HELP and TYPE; a truncated one is gone');
-	assert.equal(families.seriesCount, 0);
+	assert.equal(sweep(['a', 'b']), '# HELP test_bytes h\n# TYPE test_bytes gauge\ntest_bytes{room="a"} 1\ntest_bytes{room="b"} 1');
+	assert.equal(
+		sweep(['b']),
+		'# HELP test_bytes h\n# TYPE test_bytes gauge\ntest_bytes{room="b"} 1',
+		'a closed object is gone from the next sweep'
+	);
+	assert.equal(sweep([]), '# HELP test_bytes h\n# TYPE test_bytes gauge', 'an empty family keeps HELP and TYPE');
+	assert.equal(bytes.size, 0);
 });
 
-test('ObjectFamily written piecemeal (unique label sets): flush() writes what came so far, render(without) leaves out objects that closed', () => {
-	const families = new ObjectFamilies({ uniqueLabelSets: true });
-	families.begin();
-	const bytes = families.family({ name: 'test_bytes', help: 'h', fold: 'sum' });
+test('GaugeFamily written piecemeal (unique label sets): flush() writes what came so far, render(without) leaves out objects that closed', () => {
+	const bytes = new GaugeFamily({ name: 'test_bytes', help: 'h', fold: 'sum', unique: true, slot: 0 });
 	const line = (id: string): string => `test_bytes{id="${id}"} `;
 	bytes.add(formatLabelSet(['id'], { id: 'a' }), 1, 'a');
 	bytes.add(formatLabelSet(['id'], { id: 'b' }), 2, 'b');
-	families.flush();
+	bytes.flush();
 	bytes.add(formatLabelSet(['id'], { id: 'c' }), 3, 'c');
-	families.flush();
-	families.flush();
+	bytes.flush();
+	bytes.flush();
 	bytes.add(formatLabelSet(['id'], { id: 'd' }), 4, 'd');
-	const [pieces] = families.render(new Set(['b', 'x']));
-	assert.equal(pieces!.length, 4, 'HELP and TYPE, then one piece per flush (and the rest at render)');
-	assert.equal(Buffer.concat(pieces!).toString(), `# HELP test_bytes h\n# TYPE test_bytes gauge\n${line('a')}1\n${line('c')}3\n${line('d')}4`);
-	assert.equal(families.seriesCount, 4);
+	const pieces = bytes.render(new Set(['b', 'x']));
+	assert.equal(pieces.length, 4, 'HELP and TYPE, then one piece per flush (and the rest at render)');
+	assert.equal(
+		Buffer.concat(pieces).toString(),
+		`# HELP test_bytes h\n# TYPE test_bytes gauge\n${line('a')}1\n${line('c')}3\n${line('d')}4`
+	);
+	assert.equal(bytes.size, 4);
 
-	// The next build knows the family's size: its flushes land one after another in one block and
+	// The next sweep knows the family's size: its flushes land one after another in one block and
 	// go out as one piece (every piece is a write() call of the HTTP response).
-	families.begin();
-	const again = families.family({ name: 'test_bytes', help: 'h', fold: 'sum' });
+	bytes.clear();
 	for (const [i, id] of ['a', 'c', 'd'].entries()) {
-		again.add(formatLabelSet(['id'], { id }), 10 + i, id);
-		families.flush();
+		bytes.add(formatLabelSet(['id'], { id }), 10 + i, id);
+		bytes.flush();
 	}
-	const [joined] = families.render();
-	assert.equal(joined!.length, 2, 'HELP and TYPE, then the three flushes as one piece');
-	assert.equal(Buffer.concat(joined!).toString(), `# HELP test_bytes h\n# TYPE test_bytes gauge\n${line('a')}10\n${line('c')}11\n${line('d')}12`);
+	const joined = bytes.render();
+	assert.equal(joined.length, 2, 'HELP and TYPE, then the three flushes as one piece');
+	assert.equal(
+		Buffer.concat(joined).toString(),
+		`# HELP test_bytes h\n# TYPE test_bytes gauge\n${line('a')}10\n${line('c')}11\n${line('d')}12`
+	);
 
-	const folding = new ObjectFamilies();
-	folding.begin();
-	folding.family({ name: 'test_folded', help: 'h', fold: 'sum' }).add(seriesLabels('{}'), 1);
+	const folding = new GaugeFamily({ name: 'test_folded', help: 'h', fold: 'sum', slot: 0 });
+	folding.add(seriesLabels('{}'), 1, 'a');
+	folding.add(seriesLabels('{}'), 2, 'b');
+	folding.add(seriesLabels('{}'), 4, 'c');
 	assert.throws(() => folding.flush(), /folding family/);
-	assert.equal(Buffer.concat(folding.render()[0]!).toString(), '# HELP test_folded h\n# TYPE test_folded gauge\ntest_folded{} 1');
+	assert.equal(
+		Buffer.concat(folding.render(new Set(['b']))).toString(),
+		'# HELP test_folded h\n# TYPE test_folded gauge\ntest_folded{} 5',
+		'folded without the objects left out'
+	);
 });
 
-test('BlockPool lends the smallest free block that fits and keeps at most its bound, dropping small blocks first', () => {
-	const pool = new BlockPool({ maxFreeBytes: 1000 });
-	const [small, large, middle] = [pool.take(100), pool.take(600), pool.take(300)];
+test('LineMemory lends the smallest free block that fits and keeps at most its bound, dropping small blocks first', () => {
+	const memory = new LineMemory({ maxFreeBytes: 1000 });
+	const [small, large, middle] = [memory.take(100), memory.take(600), memory.take(300)];
 	assert.deepEqual([small.length, large.length, middle.length], [100, 600, 300]);
 	assert.notEqual(small.buffer, large.buffer, 'every block has memory of its own');
-	pool.give([small, large, middle]);
-	assert.equal(pool.freeBytes, 1000);
-	assert.equal(pool.take(200), middle, 'the smallest that fits');
-	assert.equal(pool.take(700).length, 700, 'none fits: a new block');
-	assert.equal(pool.freeBytes, 700);
-	pool.give([Buffer.allocUnsafeSlow(500)]);
-	assert.equal(pool.freeBytes, 600, 'over the bound: the 100- and 500-byte blocks are dropped');
-	assert.equal(pool.take(1), large);
-	assert.throws(() => new BlockPool({ maxFreeBytes: -1 }), TypeError);
+	memory.nextSweep();
+	assert.equal(memory.freeBytes, 1000);
+	assert.equal(memory.take(200), middle, 'the smallest that fits');
+	assert.equal(memory.take(700).length, 700, 'none fits: a new block');
+	assert.equal(memory.freeBytes, 700);
+	assert.equal(memory.allocatedBytes, 1700);
+	memory.nextSweep();
+	assert.equal(memory.freeBytes, 700, 'over the bound: the 100-, 300- and 600-byte blocks are dropped');
+	assert.equal(memory.take(1).length, 700);
+	assert.throws(() => new LineMemory({ maxFreeBytes: -1 }), TypeError);
 });
 
-test('BuildBlocks go back to the pool once the build is over and every lease is released, never before', () => {
-	const pool = new BlockPool();
-	const blocks = new BuildBlocks(pool);
-	blocks.take(1000);
-	const release = blocks.lease();
-	blocks.close();
-	blocks.close();
-	assert.equal(pool.freeBytes, 0, 'leased');
-	assert.throws(() => blocks.take(10), /over/);
+test("LineMemory: a sweep's blocks go back once the next sweep began and every lease is released, never before", () => {
+	const memory = new LineMemory();
+	memory.take(1000);
+	const lease = memory.leaser();
+	const release = lease();
+	memory.nextSweep();
+	memory.nextSweep();
+	assert.equal(memory.freeBytes, 0, 'leased');
 	release();
-	assert.equal(pool.freeBytes, 1000);
-	assert.ok(blocks.returned);
+	assert.equal(memory.freeBytes, 1000);
 	release();
-	assert.equal(pool.freeBytes, 1000, 'a second release changes nothing');
-	assert.throws(() => blocks.lease(), /reused/);
-	const unleased = new BuildBlocks(pool);
-	unleased.take(1000);
-	unleased.close();
-	assert.equal(pool.freeBytes, 1000, 'a build nobody leased gives its blocks back at once');
+	assert.equal(memory.freeBytes, 1000, 'a second release changes nothing');
+	assert.throws(() => lease(), /reused/);
+	memory.take(1000);
+	assert.equal(memory.freeBytes, 0);
+	memory.nextSweep();
+	assert.equal(memory.freeBytes, 1000, 'a sweep nobody leased gives its blocks back at once');
 });
 
-test('ObjectFamilies write later builds into the memory of released ones; a body still held stays intact', () => {
-	const pool = new BlockPool();
-	const families = new ObjectFamilies({ uniqueLabelSets: true, pool });
+test('GaugeFamily writes later sweeps into the memory of released ones; a body still held stays intact', () => {
+	const memory = new LineMemory();
+	const bytes = new GaugeFamily({
+		name: 'test_bytes',
+		help: 'h',
+		fold: 'sum',
+		unique: true,
+		slot: 0,
+		allocate: (b, n) => memory.take(b, n)
+	});
 	const ids = Array.from({ length: 200 }, (_, i) => `object-${i}`);
-	const build = (base: number): { parts: Buffer[][]; text: string; release: () => void } => {
-		families.begin();
-		const bytes = families.family({ name: 'test_bytes', help: 'h', fold: 'sum' });
+	const sweep = (base: number): { parts: Buffer[]; text: string; release: () => void } => {
+		memory.nextSweep();
+		bytes.clear();
 		for (const [i, id] of ids.entries()) bytes.add(formatLabelSet(['id'], { id }), base + i, id);
-		families.flush();
-		const parts = families.render();
-		return { parts, text: Buffer.concat(parts.flat()).toString(), release: families.blocks.lease() };
+		bytes.flush();
+		const parts = bytes.render();
+		return { parts, text: Buffer.concat(parts).toString(), release: memory.leaser()() };
 	};
-	const memoryOf = (b: { parts: Buffer[][] }): ArrayBufferLike => b.parts[0]![1]!.buffer;
-	const first = build(1000);
+	const memoryOf = (b: { parts: Buffer[] }): ArrayBufferLike => b.parts[1]!.buffer;
+	const first = sweep(1000);
 	assert.match(first.text, /^test_bytes\{id="object-0"\} 1000$/m);
-	const second = build(2000);
-	const third = build(3000);
-	assert.equal(pool.freeBytes, 0, 'every body is still held');
+	const second = sweep(2000);
+	const third = sweep(3000);
+	assert.equal(memory.freeBytes, 0, 'every body is still held');
 	assert.equal(new Set([first, second, third].map(memoryOf)).size, 3);
-	assert.equal(Buffer.concat(first.parts.flat()).toString(), first.text, 'a held body is intact after two later builds');
+	assert.equal(Buffer.concat(first.parts).toString(), first.text, 'a held body is intact after two later sweeps');
 	first.release();
 	second.release();
-	assert.equal(pool.freeBytes, memoryOf(first).byteLength + memoryOf(second).byteLength, 'both over and released');
+	assert.equal(memory.freeBytes, memoryOf(first).byteLength + memoryOf(second).byteLength, 'both over and released');
 	third.release();
-	const allocated = pool.allocatedBytes;
-	const fourth = build(4000);
-	assert.equal(pool.allocatedBytes, allocated, 'the fourth build made no new memory');
-	assert.ok([first, second, third].some((b) => memoryOf(b) === memoryOf(fourth)), 'it wrote into a released build\'s');
+	const allocated = memory.allocatedBytes;
+	const fourth = sweep(4000);
+	assert.equal(memory.allocatedBytes, allocated, 'the fourth sweep made no new memory');
+	assert.ok(
+		[first, second, third].some((b) => memoryOf(b) === memoryOf(fourth)),
+		"it wrote into a released sweep's"
+	);
 	assert.equal(fourth.text, first.text.replace(/ 1(\d{3})$/gm, ' 4$1'), 'its own lines');
 	fourth.release();
-	for (let i = 5; i < 10; i++) build(i * 1000).release();
-	assert.equal(pool.allocatedBytes, allocated, 'nor do the builds after it, each released before the next');
+	for (let i = 5; i < 10; i++) sweep(i * 1000).release();
+	assert.equal(memory.allocatedBytes, allocated, 'nor do the sweeps after it, each released before the next');
+});
+
+test('PerObjectSeries: written as answers arrive; at the end closed objects are left out and changed labels written again; a failed sweep has no series', () => {
+	const transport = (id: string, protocol?: 'udp'): TransportRecord => ({
+		id,
+		type: 'plain',
+		routerId: 'router',
+		roomId: 'room',
+		peerId: 'peer',
+		direction: 'send',
+		iceState: null,
+		dtlsState: null,
+		createdAt: 0,
+		tuple: protocol ? { localIp: '127.0.0.1', localPort: 4000, remoteIp: '127.0.0.1', remotePort: 5000, protocol } : null
+	});
+	const received = (bytes: number): StatsRow[] => [
+		STATS_FIELDS.map((f) => (f === 'type' ? 'plain-rtp-transport' : f === 'bytesReceived' ? bytes : null))
+	];
+	const live: ObservedState = emptyState();
+	live.routers.router = { id: 'router', workerPid: 7, roomId: 'room', createdAt: 0 };
+	for (const id of ['kept', 'closing', 'changing']) live.transports[id] = transport(id);
+	const series = createPerObjectSeries({
+		source: { state: live },
+		options: { quiet: false, personalLabels: false },
+		addresses: new AddressLabeler({ deidentify: false, numeric: true })
+	});
+	const lines = (families: readonly Buffer[][]): string[] =>
+		families
+			.map((pieces) => Buffer.concat(pieces).toString())
+			.join('\n')
+			.split('\n')
+			.filter((l) => l.startsWith('mediasoup_transport_received_bytes{'));
+
+	series.sweepStarted();
+	series.statsArrived(
+		new Map([
+			['kept', received(1)],
+			['closing', received(2)],
+			['changing', received(3)]
+		])
+	);
+	// During the sweep: one transport closes, another gets its tuple (its labels change).
+	const end: ObservedState = { ...live, transports: { kept: live.transports.kept!, changing: transport('changing', 'udp') } };
+	const body = series.finish(
+		end,
+		new Map([
+			['kept', received(1)],
+			['changing', received(3)]
+		])
+	);
+	assert.deepEqual(lines(body.families), [
+		'mediasoup_transport_received_bytes{pid="7",room_id="room",peer_id="peer",transport_id="kept",transport_type="plain",direction="send",proto="",local_addr="",remote_addr=""} 1',
+		'mediasoup_transport_received_bytes{pid="7",room_id="room",peer_id="peer",transport_id="changing",transport_type="plain",direction="send",proto="udp",local_addr="127.0.0.1:4000",remote_addr=""} 3'
+	]);
+	assert.equal(body.families.length, 29, 'every per-object family, also those without series');
+
+	series.sweepStarted();
+	series.statsArrived(new Map([['kept', 42 as unknown as StatsRow[]]]));
+	assert.throws(() => series.finish(end, new Map([['kept', received(1)]])), TypeError, "a write that failed fails the sweep's series");
+	series.sweepStarted();
+	series.statsArrived(new Map([['kept', received(5)]]));
+	assert.equal(lines(series.finish(end, new Map([['kept', received(5)]])).families).length, 1, 'the next sweep is whole again');
 });

@@ -2,8 +2,8 @@ import '../server/workerBinary.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { SyntheticPeer } from '../server/synthetic/SyntheticPeer.js';
-import { labelValue } from '../server/exporter/labelValue.js';
+import { SyntheticPeer } from '../tools/synthetic/SyntheticPeer.js';
+import { labelValue } from '../server/exporter/labels/labelValue.js';
 import { startTestServer, type TestServer } from './support/signallingServer.js';
 import { parseExposition, type Exposition } from './support/exposition.js';
 import { promtoolCheckMetrics } from './support/prometheus.js';
@@ -59,8 +59,10 @@ test('every documented family from a live server with synthetic peers: values, r
 			await SyntheticPeer.create({ url: server.url, roomId: 'room-2', displayName: 'Carol \uD83D', video: false })
 		] as [SyntheticPeer, SyntheticPeer, SyntheticPeer];
 		peers.push(alice, bob, carol);
-		await until('alice and bob to receive each other\'s audio and video', () =>
-			alice.stats().received.receiving === 2 && bob.stats().received.receiving === 2);
+		await until(
+			"alice and bob to receive each other's audio and video",
+			() => alice.stats().received.receiving === 2 && bob.stats().received.receiving === 2
+		);
 
 		const sentBefore = { alice: alice.stats().sent, bob: bob.stats().sent, carol: carol.stats().sent };
 		const { body, contentType } = await fetchMetrics(server);
@@ -74,9 +76,16 @@ test('every documented family from a live server with synthetic peers: values, r
 		// Every family documented in prom.md is in the exposition (HELP/TYPE at least), except those
 		// no synthetic peer can produce: WebRTC ICE/DTLS state (PlainTransports here; covered by
 		// exporter-media.test.ts) and round-trip time (needs RTCP receiver reports from a client).
-		const notHere = new Set(['mediasoup_transport_ice_state', 'mediasoup_transport_dtls_state', 'mediasoup_webrtc_transports',
-			'mediasoup_producer_round_trip_seconds', 'mediasoup_consumer_round_trip_seconds']);
-		const missing = documentedFamilies().filter((name) => !notHere.has(name) && !m.types.has(name) && !m.types.has(name.replace(/_total$/, '')));
+		const notHere = new Set([
+			'mediasoup_transport_ice_state',
+			'mediasoup_transport_dtls_state',
+			'mediasoup_webrtc_transports',
+			'mediasoup_producer_round_trip_seconds',
+			'mediasoup_consumer_round_trip_seconds'
+		]);
+		const missing = documentedFamilies().filter(
+			(name) => !notHere.has(name) && !m.types.has(name) && !m.types.has(name.replace(/_total$/, ''))
+		);
 		assert.deepEqual(missing, [], 'documented families missing from the exposition');
 		for (const name of m.types.keys()) {
 			if (/^(process|nodejs)_/.test(name)) continue;
@@ -105,14 +114,22 @@ test('every documented family from a live server with synthetic peers: values, r
 		assert.equal(m.value('mediasoup_producers', { kind: 'video' }), 2);
 		assert.equal(m.value('mediasoup_consumers', { kind: 'audio' }), 2);
 		assert.equal(m.value('mediasoup_consumers', { kind: 'video' }), 2);
-		assert.equal(m.find('mediasoup_transports').reduce((sum, s) => sum + s.value, 0), 6, 'a send and a recv transport per peer');
+		assert.equal(
+			m.find('mediasoup_transports').reduce((sum, s) => sum + s.value, 0),
+			6,
+			'a send and a recv transport per peer'
+		);
 		assert.ok(m.value('mediasoup_bitrate_bps', { direction: 'recv' }) > 100_000);
 		assert.ok(m.value('mediasoup_bitrate_bps', { direction: 'send' }) > 100_000);
 		assert.equal(m.value('mediasoup_stream_score_count', { role: 'producer', kind: 'video' }), 2);
 		assert.equal(m.value('mediasoup_stream_score_count', { role: 'consumer', kind: 'audio' }), 2);
 
 		// Per producer: room right for every peer, byte counts match what each peer sent.
-		for (const [name, peer, roomId] of [['alice', alice, 'room-1'], ['bob', bob, 'room-1'], ['carol', carol, 'room-2']] as const) {
+		for (const [name, peer, roomId] of [
+			['alice', alice, 'room-1'],
+			['bob', bob, 'room-1'],
+			['carol', carol, 'room-2']
+		] as const) {
 			for (const [kind, producerId] of peer.producers) {
 				const series = m.find('mediasoup_producer_byte_count_bytes', { id: producerId });
 				assert.equal(series.length, 1, `${name} ${kind}`);
@@ -127,25 +144,38 @@ test('every documented family from a live server with synthetic peers: values, r
 				assert.match(labels.remote_addr!, /^127\.0\.0\.1:\d+$/);
 				const before = sentBefore[name][kind]!.bytes;
 				const after = sentAfter[name][kind]!.bytes;
-				assert.ok(value <= after && value >= before * 0.9, `${name} ${kind}: ${value} bytes in the scrape, ${before}..${after} sent`);
+				assert.ok(
+					value <= after && value >= before * 0.9,
+					`${name} ${kind}: ${value} bytes in the scrape, ${before}..${after} sent`
+				);
 				assert.ok(m.value('mediasoup_producer_packets', { id: producerId }) <= sentAfter[name][kind]!.packets);
 				assert.equal(m.value('mediasoup_producer_score', { id: producerId }), 10);
 				assert.equal(m.value('mediasoup_producer_packets_lost', { id: producerId }), 0);
 			}
 		}
 		const aliceSeries = m.find('mediasoup_producer_byte_count_bytes', { peer_id: alice.peerId });
-		assert.ok(aliceSeries.every((s) => s.labels.display_name === labelValue(LONG_NAME)), 'the display name, cut at 128 characters');
+		assert.ok(
+			aliceSeries.every((s) => s.labels.display_name === labelValue(LONG_NAME)),
+			'the display name, cut at 128 characters'
+		);
 		assert.equal([...aliceSeries[0]!.labels.display_name!].length, 128);
 		assert.ok(aliceSeries[0]!.labels.display_name!.startsWith('Zoë "the \\ quoter" 😀 xxx'));
 
 		const carolSeries = m.find('mediasoup_producer_byte_count_bytes', { peer_id: carol.peerId });
-		assert.deepEqual(carolSeries.map((s) => s.labels.display_name), ['Carol \uFFFD'], 'the lone surrogate became U+FFFD');
+		assert.deepEqual(
+			carolSeries.map((s) => s.labels.display_name),
+			['Carol \uFFFD'],
+			'the lone surrogate became U+FFFD'
+		);
 
 		// Per consumer: alice's consumers carry bob's media in room-1.
 		for (const [consumerId, consumer] of alice.consumers) {
 			const series = m.find('mediasoup_consumer_byte_count_bytes', { id: consumerId });
 			assert.equal(series.length, 1);
-			assert.deepEqual([series[0]!.labels.room_id, series[0]!.labels.peer_id, series[0]!.labels.kind, series[0]!.labels.type], ['room-1', alice.peerId, consumer.kind, 'outbound-rtp']);
+			assert.deepEqual(
+				[series[0]!.labels.room_id, series[0]!.labels.peer_id, series[0]!.labels.kind, series[0]!.labels.type],
+				['room-1', alice.peerId, consumer.kind, 'outbound-rtp']
+			);
 			assert.ok(series[0]!.value > 0);
 		}
 		assert.equal(m.find('mediasoup_consumer_byte_count_bytes', { room_id: 'room-2' }).length, 0, 'carol is alone');
@@ -194,19 +224,30 @@ test('every documented family from a live server with synthetic peers: values, r
 		assert.match(om.body, /^edumeet_joins_total 3$/m);
 		const omParsed = parseExposition(om.body);
 		assert.equal(omParsed.value('edumeet_peers', { room_id: 'room-1' }), 2);
-		assert.equal(omParsed.find('mediasoup_producer_byte_count_bytes', { peer_id: alice.peerId })[0]!.labels.display_name, labelValue(LONG_NAME));
+		assert.equal(
+			omParsed.find('mediasoup_producer_byte_count_bytes', { peer_id: alice.peerId })[0]!.labels.display_name,
+			labelValue(LONG_NAME)
+		);
 
 		// Bob leaves: none of his objects is in the next scrape.
 		const bobIds = new Set([bob.peerId, ...bob.producers.values(), ...bob.consumers.keys()]);
 		const bobProducers = [...bob.producers.values()];
 		await bob.close();
 		const mirror = server.server.exporterService!.client.state;
-		await until('bob to leave the exporter\'s mirror', () =>
-			!(bob.peerId in mirror.peers) && bobProducers.every((id) => !(id in mirror.producers)) &&
-			Object.values(mirror.consumers).every((c) => !bobProducers.includes(c.producerId)));
+		await until(
+			"bob to leave the exporter's mirror",
+			() =>
+				!(bob.peerId in mirror.peers) &&
+				bobProducers.every((id) => !(id in mirror.producers)) &&
+				Object.values(mirror.consumers).every((c) => !bobProducers.includes(c.producerId))
+		);
 		const after = await scrape(server);
 		const leftovers = after.samples.filter((s) => bobIds.has(s.labels.peer_id ?? '') || bobIds.has(s.labels.id ?? ''));
-		assert.deepEqual(leftovers.map((s) => s.name), [], 'no series of bob\'s peer, producers or consumers');
+		assert.deepEqual(
+			leftovers.map((s) => s.name),
+			[],
+			"no series of bob's peer, producers or consumers"
+		);
 		assert.equal(after.value('edumeet_peers', { room_id: 'room-1' }), 1);
 		assert.equal(after.find('mediasoup_consumer_byte_count_bytes', { room_id: 'room-1' }).length, 0, 'alice has nobody to consume');
 		assert.equal(after.value('edumeet_leaves_total'), 1);
@@ -232,7 +273,10 @@ test('defaults carry no personal data; the landing page links to /metrics', asyn
 	try {
 		peer = await SyntheticPeer.create({ url: server.url, roomId: 'private', displayName: 'Private Person', video: false });
 		const producerId = peer.producers.get('audio')!;
-		await until('the producer\'s stats', async () => (await scrape(server)).find('mediasoup_producer_byte_count_bytes', { id: producerId }).length === 1);
+		await until(
+			"the producer's stats",
+			async () => (await scrape(server)).find('mediasoup_producer_byte_count_bytes', { id: producerId }).length === 1
+		);
 		const m = await scrape(server);
 		const labels = m.find('mediasoup_producer_byte_count_bytes', { id: producerId })[0]!.labels;
 		assert.deepEqual([labels.display_name, labels.user_agent, labels.remote_addr], ['', '', '']);

@@ -1,13 +1,24 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { StatsTable } from '../server/exporter/StatsTable.js';
-import { AT, STATS_FIELDS, isRtpStream, numberAt, transportRow, type StatsRow } from '../server/exporter/mediasoupStats.js';
+import { StatsTable } from '../server/exporter/snapshot/StatsTable.js';
+import { AT, STATS_FIELDS, isRtpStream, numberAt, transportRow, type StatsRow } from '../server/exporter/snapshot/mediasoupStats.js';
 
 /** A row with these fields set and null elsewhere, as the server sends them. */
-const row = (values: Partial<Record<(typeof STATS_FIELDS)[number], unknown>>): StatsRow => STATS_FIELDS.map((field) => values[field] ?? null);
+const row = (values: Partial<Record<(typeof STATS_FIELDS)[number], unknown>>): StatsRow =>
+	STATS_FIELDS.map((field) => values[field] ?? null);
 
-const consumer = row({ type: 'outbound-rtp', ssrc: 1234, kind: 'video', mimeType: 'video/VP8', byteCount: 2 ** 40 + 1, roundTripTime: 1.25, score: 10 });
-const simulcast = ['r0', 'r1', 'r2'].map((rid, i) => row({ type: 'inbound-rtp', ssrc: 100 + i, rid, kind: 'video', mimeType: 'video/VP8', bitrate: 300_000 * (i + 1) }));
+const consumer = row({
+	type: 'outbound-rtp',
+	ssrc: 1234,
+	kind: 'video',
+	mimeType: 'video/VP8',
+	byteCount: 2 ** 40 + 1,
+	roundTripTime: 1.25,
+	score: 10
+});
+const simulcast = ['r0', 'r1', 'r2'].map((rid, i) =>
+	row({ type: 'inbound-rtp', ssrc: 100 + i, rid, kind: 'video', mimeType: 'video/VP8', bitrate: 300_000 * (i + 1) })
+);
 const transport = row({ type: 'webrtc-transport', bytesReceived: 5, bytesSent: 6, recvBitrate: 7, sendBitrate: 8 });
 
 test('StatsTable gives back the rows it was given: texts, numbers (-0 and Infinity too), null where there is none', () => {
@@ -18,7 +29,9 @@ test('StatsTable gives back the rows it was given: texts, numbers (-0 and Infini
 	table.add('empty', []);
 	// A value of the wrong kind for its field (a number where a text goes, a text where a number
 	// goes, a nested value) comes back as null: readers skip it either way.
-	table.add('odd', [row({ type: 42, ssrc: 'x', kind: 'audio', rid: '', byteCount: Infinity, packetCount: -0, jitter: 3, score: { nested: 1 } })]);
+	table.add('odd', [
+		row({ type: 42, ssrc: 'x', kind: 'audio', rid: '', byteCount: Infinity, packetCount: -0, jitter: 3, score: { nested: 1 } })
+	]);
 	assert.equal(table.size, 5);
 	assert.deepEqual(table.get('consumer'), [consumer]);
 	assert.deepEqual(table.get('producer'), simulcast);
@@ -57,7 +70,14 @@ test('StatsTable: a later table takes over the memory of an earlier one, which t
 	assert.equal(second.size, 0, 'a new table starts empty');
 	second.add('object-0', [transport]);
 	assert.deepEqual(second.get('object-0'), [transport]);
-	for (const use of [() => first.get('object-1'), () => first.has('object-1'), () => first.size, () => first.keys(), () => first.drop('object-1'), () => first.add('x', [consumer])]) {
+	for (const use of [
+		() => first.get('object-1'),
+		() => first.has('object-1'),
+		() => first.size,
+		() => first.keys(),
+		() => first.drop('object-1'),
+		() => first.add('x', [consumer])
+	]) {
 		assert.throws(use, /later sweep took their memory/);
 	}
 	const third = StatsTable.create(8, second);

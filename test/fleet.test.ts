@@ -52,7 +52,14 @@ test('three servers, one Prometheus: file_sd from scripts/fleet-targets, sum(edu
 		assert.equal(new Set([a, b, c]).size, 3, 'three distinct metrics ports');
 
 		// Server i gets i peers (signalling only, no media): 1 + 2 + 3 = 6 peers in 4 rooms.
-		const rooms: [number, string][] = [[0, 'solo'], [1, 'pair'], [1, 'pair'], [2, 'trio'], [2, 'trio'], [2, 'side']];
+		const rooms: [number, string][] = [
+			[0, 'solo'],
+			[1, 'pair'],
+			[1, 'pair'],
+			[2, 'trio'],
+			[2, 'trio'],
+			[2, 'side']
+		];
 		for (const [index, roomId] of rooms) {
 			const client = await SignallingClient.connect(servers[index]!.url);
 			clients.push(client);
@@ -78,7 +85,10 @@ test('three servers, one Prometheus: file_sd from scripts/fleet-targets, sum(edu
 		prometheus = await startPrometheus({ jobs: [], configYaml: runnableExampleConfig({ fileSdDir: sdDir, intervalSeconds: 1 }) });
 		const up = await prometheus.waitForQuery('up{job="meter-sfu"} == 1', (r) => r.length === 3, 60_000);
 		assert.deepEqual(up.map((s) => s.metric.instance).sort(), [a, b, c].sort());
-		assert.ok(up.every((s) => s.metric.env === 'test'), 'the file_sd labels reach the series');
+		assert.ok(
+			up.every((s) => s.metric.env === 'test'),
+			'the file_sd labels reach the series'
+		);
 
 		await prometheus.waitForQuery('sum(edumeet_peers)', (r) => r[0]?.value === 6, 30_000);
 		assert.deepEqual(byLabel(await prometheus.query('sum by (instance) (edumeet_peers)'), 'instance'), { [a]: 1, [b]: 2, [c]: 3 });
@@ -107,7 +117,9 @@ test('scripts/fleet-targets: stable output, refused input leaves the file alone,
 		let run = fleetTargets('--file', file, '--label', 'env=prod', 'sfu-2.example.net:8889', '10.0.0.1:8889', '[2001:db8::1]:8889');
 		assert.equal(run.status, 0, run.stderr);
 		const first = fs.readFileSync(file, 'utf8');
-		assert.deepEqual(JSON.parse(first), [{ targets: ['10.0.0.1:8889', '[2001:db8::1]:8889', 'sfu-2.example.net:8889'], labels: { env: 'prod' } }]);
+		assert.deepEqual(JSON.parse(first), [
+			{ targets: ['10.0.0.1:8889', '[2001:db8::1]:8889', 'sfu-2.example.net:8889'], labels: { env: 'prod' } }
+		]);
 		const inode = fs.statSync(file).ino;
 
 		// The same fleet in another order: same bytes, and the file is not even rewritten.
@@ -117,7 +129,15 @@ test('scripts/fleet-targets: stable output, refused input leaves the file alone,
 		assert.equal(fs.statSync(file).ino, inode);
 
 		// Bad input: exit 2 and the file untouched.
-		for (const args of [['no-port'], ['host:0'], ['bad host:1'], ['[::g]:1'], ['--label', '0zone=a', 'a:1'], ['--label', 'zone', 'a:1'], ['--add', '--remove', 'a:1']]) {
+		for (const args of [
+			['no-port'],
+			['host:0'],
+			['bad host:1'],
+			['[::g]:1'],
+			['--label', '0zone=a', 'a:1'],
+			['--label', 'zone', 'a:1'],
+			['--add', '--remove', 'a:1']
+		]) {
 			run = fleetTargets('--file', file, ...args);
 			assert.equal(run.status, 2, `${args.join(' ')}: ${run.stderr}`);
 			assert.match(run.stderr, /scripts\/fleet-targets: /);
@@ -138,7 +158,9 @@ test('scripts/fleet-targets: stable output, refused input leaves the file alone,
 		run = fleetTargets('--file', file, '--remove', '10.0.0.1:8889', '10.9.9.9:1');
 		assert.equal(run.status, 0, run.stderr);
 		assert.match(run.stderr, /10\.9\.9\.9:1 was not listed/);
-		assert.deepEqual(JSON.parse(fs.readFileSync(file, 'utf8')), [{ targets: ['[2001:db8::1]:8889', 'sfu-2.example.net:8889'], labels: { env: 'prod' } }]);
+		assert.deepEqual(JSON.parse(fs.readFileSync(file, 'utf8')), [
+			{ targets: ['[2001:db8::1]:8889', 'sfu-2.example.net:8889'], labels: { env: 'prod' } }
+		]);
 
 		// A file that is not file_sd JSON is never overwritten by a merge.
 		fs.writeFileSync(file, '{ broken');

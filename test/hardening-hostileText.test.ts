@@ -11,8 +11,8 @@ import { SignallingClient } from './support/signallingClient.js';
 import { startTestServer, type TestServer } from './support/signallingServer.js';
 import { scrape } from './support/exposition.js';
 import { promtoolCheckMetrics } from './support/prometheus.js';
-import { OpusStream } from '../server/synthetic/OpusStream.js';
-import { syntheticRtpCapabilities } from '../server/synthetic/syntheticRtpCapabilities.js';
+import { OpusStream } from '../tools/synthetic/OpusStream.js';
+import { syntheticRtpCapabilities } from '../tools/synthetic/syntheticRtpCapabilities.js';
 import { MAX_CLIENT_LINE_BYTES } from '../server/stream/protocol.js';
 import { until } from './support/until.js';
 
@@ -30,10 +30,18 @@ type Hostile = { displayName: string; userAgent: string; expectedName: string };
 
 const LONG = `Zoë ${'x'.repeat(1000)}`;
 const HOSTILE: Hostile[] = [
-	{ displayName: 'Quote "double" \'single\' `back`', userAgent: 'UA "quoted" \'single\'', expectedName: 'Quote "double" \'single\' `back`' },
+	{
+		displayName: 'Quote "double" \'single\' `back`',
+		userAgent: 'UA "quoted" \'single\'',
+		expectedName: 'Quote "double" \'single\' `back`'
+	},
 	{ displayName: 'Back\\slash \\" \\n \\\\', userAgent: 'UA \\back\\slash \\"', expectedName: 'Back\\slash \\" \\n \\\\' },
 	{ displayName: 'Line1\nLine2\r\nLine3\u2028Line4', userAgent: 'UA newline-free', expectedName: 'Line1Line2Line3Line4' },
-	{ displayName: 'Ctrl\u0000\u0007\u001b[2J\u007f\u0085\u009bend', userAgent: 'UA C1 \u0085\u009b latin1 \u00ff', expectedName: 'Ctrl[2Jend' },
+	{
+		displayName: 'Ctrl\u0000\u0007\u001b[2J\u007f\u0085\u009bend',
+		userAgent: 'UA C1 \u0085\u009b latin1 \u00ff',
+		expectedName: 'Ctrl[2Jend'
+	},
 	{ displayName: 'Lone \uD800 high \uDC00 low 😀 pair', userAgent: 'UA emoji-free', expectedName: 'Lone \uFFFD high \uFFFD low 😀 pair' },
 	{ displayName: 'abc\u202Eevil\u2066x', userAgent: 'UA bidi-free', expectedName: 'abcevilx' },
 	{ displayName: LONG, userAgent: `UA ${'y'.repeat(10_000)}`, expectedName: LONG }
@@ -47,15 +55,23 @@ const peerIds = new Map<string, Hostile>();
 function runConnect(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
 	return new Promise((resolve, reject) => {
 		const child = spawn(path.resolve('scripts/connect'), ['--socket', server.server.observerSocketPath, ...args], {
-			env: { ...process.env, DEBUG: '' }, stdio: ['ignore', 'pipe', 'pipe']
+			env: { ...process.env, DEBUG: '' },
+			stdio: ['ignore', 'pipe', 'pipe']
 		});
 		let stdout = '';
 		let stderr = '';
-		child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-		child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+		child.stdout.setEncoding('utf8').on('data', (d: string) => {
+			stdout += d;
+		});
+		child.stderr.setEncoding('utf8').on('data', (d: string) => {
+			stderr += d;
+		});
 		const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
 		child.once('error', reject);
-		child.once('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+		child.once('close', (code) => {
+			clearTimeout(timer);
+			resolve({ code, stdout, stderr });
+		});
 	});
 }
 
@@ -66,10 +82,14 @@ function rawHttp(request: string | Buffer): Promise<string> {
 		const socket = net.connect(Number(port), '127.0.0.1');
 		let answer = '';
 		socket.setEncoding('latin1');
-		socket.on('data', (d: string) => { answer += d; });
+		socket.on('data', (d: string) => {
+			answer += d;
+		});
 		socket.on('end', () => resolve(answer));
 		socket.on('close', () => resolve(answer));
-		socket.on('error', (error: NodeJS.ErrnoException) => (error.code === 'ECONNRESET' || error.code === 'EPIPE' ? resolve(answer) : reject(error)));
+		socket.on('error', (error: NodeJS.ErrnoException) =>
+			error.code === 'ECONNRESET' || error.code === 'EPIPE' ? resolve(answer) : reject(error)
+		);
 		socket.setTimeout(10_000, () => socket.destroy(new Error('no answer')));
 		socket.end(request);
 	});
@@ -101,7 +121,11 @@ before(async () => {
 		const client = await SignallingClient.connect(server.url, { extraHeaders: { 'user-agent': hostile.userAgent } });
 		clients.push(client);
 		const { routerRtpCapabilities } = await client.requestOk('getRouterRtpCapabilities', { roomId: 'hostile' });
-		const { peerId } = await client.requestOk('join', { roomId: 'hostile', displayName: hostile.displayName, rtpCapabilities: syntheticRtpCapabilities(routerRtpCapabilities) });
+		const { peerId } = await client.requestOk('join', {
+			roomId: 'hostile',
+			displayName: hostile.displayName,
+			rtpCapabilities: syntheticRtpCapabilities(routerRtpCapabilities)
+		});
 		peerIds.set(peerId, hostile);
 		const send = await client.requestOk('createPlainTransport', { direction: 'send' });
 		const audio = new OpusStream();
@@ -118,18 +142,28 @@ after(async () => {
 
 test('display names: controls, bidi marks and line breaks removed, lone surrogates replaced; too long or too big refused', async () => {
 	const peers = server.server.sfuObserver.state.peers;
-	for (const [peerId, hostile] of peerIds) assert.equal(peers[peerId]!.displayName, hostile.expectedName, JSON.stringify(hostile.displayName.slice(0, 40)));
+	for (const [peerId, hostile] of peerIds)
+		assert.equal(peers[peerId]!.displayName, hostile.expectedName, JSON.stringify(hostile.displayName.slice(0, 40)));
 
 	const client = await SignallingClient.connect(server.url);
 	clients.push(client);
 	const { routerRtpCapabilities: caps } = await client.requestOk('getRouterRtpCapabilities', { roomId: 'hostile' });
-	const tooLong = await client.request('join', { roomId: 'hostile', displayName: 'n'.repeat(MAX_DISPLAY_NAME * 4 + 1), rtpCapabilities: caps });
-	assert.ok(!tooLong.ok && tooLong.error.name === 'BadRequestError' && /^data\.displayName/.test(tooLong.error.message), JSON.stringify(tooLong).slice(0, 200));
+	const tooLong = await client.request('join', {
+		roomId: 'hostile',
+		displayName: 'n'.repeat(MAX_DISPLAY_NAME * 4 + 1),
+		rtpCapabilities: caps
+	});
+	assert.ok(
+		!tooLong.ok && tooLong.error.name === 'BadRequestError' && /^data\.displayName/.test(tooLong.error.message),
+		JSON.stringify(tooLong).slice(0, 200)
+	);
 	const onlyControls = await client.request('join', { roomId: 'hostile', displayName: '\u0000\n\u202E\t ', rtpCapabilities: caps });
 	assert.ok(!onlyControls.ok && /empty/.test(onlyControls.error.message));
 	// 100 KB is over signalling.maxMessageBytes: the connection is closed, no answer, no peer.
 	const peersBefore = Object.keys(server.server.sfuObserver.state.peers).length;
-	const huge = await client.rawRequest({ method: 'join', data: { roomId: 'hostile', displayName: '\u0007"\\'.repeat(34_000), rtpCapabilities: caps } }, 5000).catch((e: Error) => e);
+	const huge = await client
+		.rawRequest({ method: 'join', data: { roomId: 'hostile', displayName: '\u0007"\\'.repeat(34_000), rtpCapabilities: caps } }, 5000)
+		.catch((e: Error) => e);
 	assert.ok(huge instanceof Error);
 	assert.equal(client.connected, false);
 	assert.equal(Object.keys(server.server.sfuObserver.state.peers).length, peersBefore);
@@ -147,18 +181,25 @@ test('user agents: a line break or a 100 KB header is refused by the HTTP parser
 	// The same handshake with a harmless agent is accepted: the refusals are about the header.
 	assert.match(await rawHttp(handshake('curious "agent" \\ ok')), /^HTTP\/1\.1 200 /);
 	await assert.rejects(SignallingClient.connect(server.url, { extraHeaders: { 'user-agent': 'z'.repeat(100_000) } }));
-	await until('the refused handshakes to leave no socket', () => server.server.meetingServer.counters.snapshot().connectedSockets <= socketsBefore);
+	await until(
+		'the refused handshakes to leave no socket',
+		() => server.server.meetingServer.counters.snapshot().connectedSockets <= socketsBefore
+	);
 });
 
 test('the exposition with personal labels: promtool-clean, one line per sample, labels cleaned, cut at 128 and escaped', async () => {
-	await until('every hostile peer\'s producer in the exposition', async () => {
+	await until("every hostile peer's producer in the exposition", async () => {
 		const { exposition } = await scrape(server.server.metricsUrl!);
-		return [...peerIds.keys()].every((peerId) => exposition.find('mediasoup_producer_byte_count_bytes', { peer_id: peerId }).length === 1);
+		return [...peerIds.keys()].every(
+			(peerId) => exposition.find('mediasoup_producer_byte_count_bytes', { peer_id: peerId }).length === 1
+		);
 	});
 	const { body, exposition } = await scrape(server.server.metricsUrl!);
 	const lint = promtoolCheckMetrics(body);
 	assert.equal(lint.status, 0, lint.output);
-	body.split('\n').forEach((line, i) => assert.doesNotMatch(line, RAW_CONTROL, `line ${i + 1} carries a raw control character or lone surrogate`));
+	body.split('\n').forEach((line, i) =>
+		assert.doesNotMatch(line, RAW_CONTROL, `line ${i + 1} carries a raw control character or lone surrogate`)
+	);
 	for (const [peerId, hostile] of peerIds) {
 		const [sample] = exposition.find('mediasoup_producer_byte_count_bytes', { peer_id: peerId });
 		// The exporter also turns C1 controls of the user agent (latin1 header bytes) into U+FFFD.
@@ -196,7 +237,9 @@ test('the console prints each hostile peer on one line, escaped; --json is well-
 test('observer socket: a line that never ends costs bounded memory; bytes that are not UTF-8 get an error, the connection goes on', async () => {
 	const socket = net.connect(server.server.observerSocketPath);
 	let received = '';
-	socket.setEncoding('utf8').on('data', (d: string) => { received += d; });
+	socket.setEncoding('utf8').on('data', (d: string) => {
+		received += d;
+	});
 	try {
 		await until('the snapshot', () => received.includes('"type":"snapshot"'));
 		const chunk = Buffer.alloc(256 * 1024, 'x');
@@ -215,12 +258,18 @@ test('observer socket: a line that never ends costs bounded memory; bytes that a
 		assert.ok(MAX_CLIENT_LINE_BYTES < chunk.length);
 
 		// Invalid UTF-8 (a lone continuation byte, a truncated sequence, an overlong NUL) in a request id.
-		socket.write(Buffer.concat([Buffer.from('{"type":"request","id":"'), Buffer.from([0x80, 0xe2, 0x82, 0xc0, 0x80]), Buffer.from('","method":"counters","params":{}}\n')]));
+		socket.write(
+			Buffer.concat([
+				Buffer.from('{"type":"request","id":"'),
+				Buffer.from([0x80, 0xe2, 0x82, 0xc0, 0x80]),
+				Buffer.from('","method":"counters","params":{}}\n')
+			])
+		);
 		socket.write(Buffer.from([0xff, 0xfe, 0x0a]));
 		socket.write('{"type":"request","id":"after","method":"counters","params":{}}\n');
 		await until('the answer after the bad bytes', () => received.includes('"id":"after"'));
 		assert.ok(received.includes('not JSON'), 'the bytes that are not JSON got an error');
-		assert.equal(server.server.observerStreamServer.clientCount >= 2, true, 'the exporter\'s connection and this one are both up');
+		assert.equal(server.server.observerStreamServer.clientCount >= 2, true, "the exporter's connection and this one are both up");
 	} finally {
 		socket.destroy();
 	}

@@ -17,8 +17,14 @@ import { httpGet } from './support/httpGet.js';
 function tryConnect(host: string, port: number): Promise<string> {
 	return new Promise((resolve) => {
 		const socket = net.connect({ host, port });
-		socket.setTimeout(5000, () => { socket.destroy(); resolve('timeout'); });
-		socket.once('connect', () => { socket.destroy(); resolve('connected'); });
+		socket.setTimeout(5000, () => {
+			socket.destroy();
+			resolve('timeout');
+		});
+		socket.once('connect', () => {
+			socket.destroy();
+			resolve('connected');
+		});
 		socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message));
 	});
 }
@@ -55,70 +61,80 @@ test('the app and metrics ports listen only on the configured address: other loo
 	}
 });
 
-test('at the default log level of scripts/start, no display name, user agent, ICE password or CNAME reaches the logs', { timeout: 90_000 }, async () => {
-	const defaultDebug = /DEBUG="\$\{DEBUG:-([^}]+)\}"/.exec(fs.readFileSync('scripts/start', 'utf8'))?.[1];
-	assert.ok(defaultDebug, 'scripts/start sets a default DEBUG');
-	const debugBefore = process.env.DEBUG;
-	process.env.DEBUG = defaultDebug;
-	let server: Awaited<ReturnType<typeof startServerProcess>>;
-	try {
-		server = await startServerProcess({ prometheus: { personalLabels: true } });
-	} finally {
-		if (debugBefore === undefined) delete process.env.DEBUG;
-		else process.env.DEBUG = debugBefore;
-	}
-	const secrets: string[] = [];
-	const clients: SignallingClient[] = [];
-	try {
-		const join = async (displayName: string, userAgent: string): Promise<SignallingClient> => {
-			const client = await SignallingClient.connect(server.appUrl, { extraHeaders: { 'user-agent': userAgent } });
-			clients.push(client);
-			secrets.push(displayName, userAgent);
-			const { routerRtpCapabilities } = await client.requestOk('getRouterRtpCapabilities', { roomId: 'private' });
-			await client.requestOk('join', { roomId: 'private', displayName, rtpCapabilities: routerRtpCapabilities });
-			return client;
-		};
-		const alice = await join('Quirinalia Vexworth', 'SecretAgent/7.1 (Quasar; Vexworth)');
-		const bob = await join('Octavian Brumblewick', 'HushBrowser/3.3 Brumblewick');
-		const send = await alice.requestOk('createWebRtcTransport', { direction: 'send' });
-		const recv = await bob.requestOk('createWebRtcTransport', { direction: 'recv' });
-		secrets.push(send.iceParameters.password, recv.iceParameters.password);
-		const cname = 'cname-Vexworth-private';
-		secrets.push(cname);
-		const params = { ...opusParameters(), rtcp: { cname, reducedSize: true } };
-		await alice.requestOk('produce', { transportId: send.id, kind: 'audio', rtpParameters: params });
-		await bob.waitForNotification('newConsumer');
-
-		// Paths that log at the default level: refused requests, a mediasoup refusal, an oversized
-		// message, a peer that hangs up, a worker that dies (its room closes with the names in it).
-		await alice.request('connectWebRtcTransport', { transportId: send.id, dtlsParameters: { role: 'client', fingerprints: [{ algorithm: 'sha-256', value: 'Vexworth' }] } });
-		await alice.request('produce', { transportId: send.id, kind: 'audio', rtpParameters: { ...params, mid: 'Brumblewick' } });
-		await alice.rawRequest({ method: 'join', data: { roomId: 'private', displayName: 'Quirinalia Vexworth', rtpCapabilities: { codecs: [{ mimeType: 'Vexworth' }] } } });
-		const big = await join('Zebulon Quackenbush', 'BigAgent/1.0 Quackenbush');
-		await big.rawRequest({ method: 'leave', data: { note: 'Quackenbush'.repeat(10_000) } }, 3000).catch(() => undefined);
-		bob.close();
-		const exposition = (await httpGet(server.metricsUrl!)).body;
-		assert.ok(exposition.includes('mediasoup_worker_deaths_total 0'));
-		const workerPid = Number(/mediasoup_worker_max_rss_bytes\{pid="(\d+)"\}/.exec(exposition)?.[1]);
-		assert.ok(workerPid > 0, 'the worker pid from the exposition');
-		process.kill(workerPid, 'SIGKILL');
-		await alice.waitForNotification('roomClosed');
-		const deadline = Date.now() + 10_000;
-		while (!/worker died/.test(server.output())) {
-			if (Date.now() > deadline) assert.fail(`no "worker died" in the log:\n${server.output()}`);
-			await new Promise((resolve) => setTimeout(resolve, 50));
+test(
+	'at the default log level of scripts/start, no display name, user agent, ICE password or CNAME reaches the logs',
+	{ timeout: 90_000 },
+	async () => {
+		const defaultDebug = /DEBUG="\$\{DEBUG:-([^}]+)\}"/.exec(fs.readFileSync('scripts/start', 'utf8'))?.[1];
+		assert.ok(defaultDebug, 'scripts/start sets a default DEBUG');
+		const debugBefore = process.env.DEBUG;
+		process.env.DEBUG = defaultDebug;
+		let server: Awaited<ReturnType<typeof startServerProcess>>;
+		try {
+			server = await startServerProcess({ prometheus: { personalLabels: true } });
+		} finally {
+			if (debugBefore === undefined) delete process.env.DEBUG;
+			else process.env.DEBUG = debugBefore;
 		}
-	} finally {
-		for (const client of clients) client.close();
-		const code = await server.stop('SIGTERM');
-		assert.equal(code, 0);
+		const secrets: string[] = [];
+		const clients: SignallingClient[] = [];
+		try {
+			const join = async (displayName: string, userAgent: string): Promise<SignallingClient> => {
+				const client = await SignallingClient.connect(server.appUrl, { extraHeaders: { 'user-agent': userAgent } });
+				clients.push(client);
+				secrets.push(displayName, userAgent);
+				const { routerRtpCapabilities } = await client.requestOk('getRouterRtpCapabilities', { roomId: 'private' });
+				await client.requestOk('join', { roomId: 'private', displayName, rtpCapabilities: routerRtpCapabilities });
+				return client;
+			};
+			const alice = await join('Quirinalia Vexworth', 'SecretAgent/7.1 (Quasar; Vexworth)');
+			const bob = await join('Octavian Brumblewick', 'HushBrowser/3.3 Brumblewick');
+			const send = await alice.requestOk('createWebRtcTransport', { direction: 'send' });
+			const recv = await bob.requestOk('createWebRtcTransport', { direction: 'recv' });
+			secrets.push(send.iceParameters.password, recv.iceParameters.password);
+			const cname = 'cname-Vexworth-private';
+			secrets.push(cname);
+			const params = { ...opusParameters(), rtcp: { cname, reducedSize: true } };
+			await alice.requestOk('produce', { transportId: send.id, kind: 'audio', rtpParameters: params });
+			await bob.waitForNotification('newConsumer');
+
+			// Paths that log at the default level: refused requests, a mediasoup refusal, an oversized
+			// message, a peer that hangs up, a worker that dies (its room closes with the names in it).
+			await alice.request('connectWebRtcTransport', {
+				transportId: send.id,
+				dtlsParameters: { role: 'client', fingerprints: [{ algorithm: 'sha-256', value: 'Vexworth' }] }
+			});
+			await alice.request('produce', { transportId: send.id, kind: 'audio', rtpParameters: { ...params, mid: 'Brumblewick' } });
+			await alice.rawRequest({
+				method: 'join',
+				data: { roomId: 'private', displayName: 'Quirinalia Vexworth', rtpCapabilities: { codecs: [{ mimeType: 'Vexworth' }] } }
+			});
+			const big = await join('Zebulon Quackenbush', 'BigAgent/1.0 Quackenbush');
+			await big.rawRequest({ method: 'leave', data: { note: 'Quackenbush'.repeat(10_000) } }, 3000).catch(() => undefined);
+			bob.close();
+			const exposition = (await httpGet(server.metricsUrl!)).body;
+			assert.ok(exposition.includes('mediasoup_worker_deaths_total 0'));
+			const workerPid = Number(/mediasoup_worker_max_rss_bytes\{pid="(\d+)"\}/.exec(exposition)?.[1]);
+			assert.ok(workerPid > 0, 'the worker pid from the exposition');
+			process.kill(workerPid, 'SIGKILL');
+			await alice.waitForNotification('roomClosed');
+			const deadline = Date.now() + 10_000;
+			while (!/worker died/.test(server.output())) {
+				if (Date.now() > deadline) assert.fail(`no "worker died" in the log:\n${server.output()}`);
+				await new Promise((resolve) => setTimeout(resolve, 50));
+			}
+		} finally {
+			for (const client of clients) client.close();
+			const code = await server.stop('SIGTERM');
+			assert.equal(code, 0);
+		}
+		const output = server.output();
+		// The default level does log something: the start-up lines and the worker's death.
+		assert.match(output, /app at http:\/\/127\.0\.0\.1:\d+\//);
+		assert.match(output, /ERROR:WorkerPool worker died/);
+		for (const secret of secrets) assert.ok(!output.includes(secret), `${JSON.stringify(secret)} is in the log:\n${output}`);
+		for (const word of ['Vexworth', 'Brumblewick', 'Quackenbush', 'Quirinalia', 'Octavian', 'Zebulon']) {
+			assert.ok(!output.includes(word), `"${word}" is in the log:\n${output}`);
+		}
 	}
-	const output = server.output();
-	// The default level does log something: the start-up lines and the worker's death.
-	assert.match(output, /app at http:\/\/127\.0\.0\.1:\d+\//);
-	assert.match(output, /ERROR:WorkerPool worker died/);
-	for (const secret of secrets) assert.ok(!output.includes(secret), `${JSON.stringify(secret)} is in the log:\n${output}`);
-	for (const word of ['Vexworth', 'Brumblewick', 'Quackenbush', 'Quirinalia', 'Octavian', 'Zebulon']) {
-		assert.ok(!output.includes(word), `"${word}" is in the log:\n${output}`);
-	}
-});
+);

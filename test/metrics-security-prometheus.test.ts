@@ -34,8 +34,15 @@ test('real Prometheus scrapes the secured endpoint: mutual TLS + basic auth, and
 		const tokenFile = path.join(dir, 'token');
 		fs.writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
 		bearer = await ExporterService.create({
-			socketPath: server.server.observerSocketPath, ip: '127.0.0.1', port: 0,
-			options: { ...server.server.config.prometheus, basicAuthUsers: {}, bearerTokenFile: tokenFile, tls: { certFile: null, keyFile: null, clientCaFile: null } }
+			socketPath: server.server.observerSocketPath,
+			ip: '127.0.0.1',
+			port: 0,
+			options: {
+				...server.server.config.prometheus,
+				basicAuthUsers: {},
+				bearerTokenFile: tokenFile,
+				tls: { certFile: null, keyFile: null, clientCaFile: null }
+			}
 		});
 		const passwordFile = path.join(dir, 'password');
 		fs.writeFileSync(passwordFile, password, { mode: 0o600 });
@@ -49,16 +56,21 @@ test('real Prometheus scrapes the secured endpoint: mutual TLS + basic auth, and
 			global: { scrape_interval: '1s', scrape_timeout: '1s' },
 			scrape_configs: [
 				{
-					job_name: 'meter-sfu-tls', scheme: 'https', tls_config: tlsConfig,
+					job_name: 'meter-sfu-tls',
+					scheme: 'https',
+					tls_config: tlsConfig,
 					basic_auth: { username: 'prometheus', password_file: passwordFile },
 					static_configs: [{ targets: [secured.host] }]
 				},
 				{
-					job_name: 'meter-sfu-bearer', authorization: { type: 'Bearer', credentials_file: tokenFile },
+					job_name: 'meter-sfu-bearer',
+					authorization: { type: 'Bearer', credentials_file: tokenFile },
 					static_configs: [{ targets: [new URL(bearer.url).host] }]
 				},
 				{
-					job_name: 'meter-sfu-wrong-password', scheme: 'https', tls_config: tlsConfig,
+					job_name: 'meter-sfu-wrong-password',
+					scheme: 'https',
+					tls_config: tlsConfig,
 					basic_auth: { username: 'prometheus', password_file: wrongFile },
 					static_configs: [{ targets: [secured.host] }]
 				}
@@ -68,10 +80,17 @@ test('real Prometheus scrapes the secured endpoint: mutual TLS + basic auth, and
 		const upByJob = (r: { metric: Record<string, string>; value: number }[]): Record<string, number> =>
 			Object.fromEntries(r.map((s) => [s.metric.job, s.value]));
 		// Polled until both good jobs are up (a scrape racing the start could fail once).
-		const up = await prometheus.waitForQuery('up', (r) => r.length === 3 && upByJob(r)['meter-sfu-tls'] === 1 && upByJob(r)['meter-sfu-bearer'] === 1, 30_000);
+		const up = await prometheus.waitForQuery(
+			'up',
+			(r) => r.length === 3 && upByJob(r)['meter-sfu-tls'] === 1 && upByJob(r)['meter-sfu-bearer'] === 1,
+			30_000
+		);
 		assert.deepEqual(upByJob(up), { 'meter-sfu-tls': 1, 'meter-sfu-bearer': 1, 'meter-sfu-wrong-password': 0 }, prometheus.output());
 		const rooms = await prometheus.waitForQuery('edumeet_rooms', (r) => r.length === 2);
-		assert.deepEqual(rooms.map((s) => [s.metric.job, s.value]).sort(), [['meter-sfu-bearer', 0], ['meter-sfu-tls', 0]]);
+		assert.deepEqual(rooms.map((s) => [s.metric.job, s.value]).sort(), [
+			['meter-sfu-bearer', 0],
+			['meter-sfu-tls', 0]
+		]);
 		const wrong = (await prometheus.targets()).find((t) => t.job === 'meter-sfu-wrong-password');
 		assert.equal(wrong?.health, 'down');
 		assert.match(wrong?.lastError ?? '', /401 Unauthorized/);

@@ -10,8 +10,9 @@ import { ExporterService } from '../server/exporter/ExporterService.js';
 import { MetricsHttpServer } from '../server/exporter/MetricsHttpServer.js';
 import { BasicAuthVerifier } from '../server/exporter/http/BasicAuthVerifier.js';
 import { IpAllowList } from '../server/exporter/http/IpAllowList.js';
-import { BearerTokenFileError, MetricsAccessControl } from '../server/exporter/http/MetricsAccessControl.js';
-import { TlsCredentials, TlsFileError } from '../server/exporter/http/TlsCredentials.js';
+import { MetricsAccessControl } from '../server/exporter/http/MetricsAccessControl.js';
+import { TlsCredentials } from '../server/exporter/http/TlsCredentials.js';
+import { BearerTokenFileError, TlsFileError } from '../server/base/errors.js';
 import { startTestServer, type TestServer } from './support/signallingServer.js';
 import { createThrowawayPki, type ThrowawayPki } from './support/throwawayPki.js';
 import { basicAuth, httpGet } from './support/httpGet.js';
@@ -47,7 +48,10 @@ after(async () => {
 /** Another exporter on the running server's observer socket, with these `prometheus` keys changed. */
 async function exporterWith(changes: Partial<Config['prometheus']>, ip = '127.0.0.1'): Promise<ExporterService> {
 	return ExporterService.create({
-		socketPath: server.server.observerSocketPath, ip, port: 0, options: { ...server.server.config.prometheus, ...changes }
+		socketPath: server.server.observerSocketPath,
+		ip,
+		port: 0,
+		options: { ...server.server.config.prometheus, ...changes }
 	});
 }
 
@@ -70,13 +74,30 @@ test('config: the security keys are validated, with exclusive schemes and TLS fi
 			return error.problems;
 		}
 	};
-	const good = validateConfig({ ...base, prometheus: { listen: '::', basicAuthUsers: { ops: hash }, tls: { certFile: '/c', keyFile: '/k' }, allowFrom: ['10.0.0.0/8', '2001:db8::/32', '192.0.2.7', '::ffff:10.0.0.0/104'] } });
+	const good = validateConfig({
+		...base,
+		prometheus: {
+			listen: '::',
+			basicAuthUsers: { ops: hash },
+			tls: { certFile: '/c', keyFile: '/k' },
+			allowFrom: ['10.0.0.0/8', '2001:db8::/32', '192.0.2.7', '::ffff:10.0.0.0/104']
+		}
+	});
 	assert.deepEqual(good.prometheus.tls, { certFile: '/c', keyFile: '/k', clientCaFile: null });
 	assert.deepEqual(validateConfig({ ...base, prometheus: { listen: '127.0.0.1' } }).prometheus.basicAuthUsers, {});
 
-	assert.match(problems({ basicAuthUsers: { ops: hash }, bearerToken: 'x'.repeat(16) }).join('\n'), /basicAuthUsers and bearerToken exclude each other/);
-	assert.match(problems({ bearerToken: 'x'.repeat(16), bearerTokenFile: '/t' }).join('\n'), /bearerToken and bearerTokenFile exclude each other/);
-	assert.match(problems({ basicAuthUsers: { ops: 'plaintext-password' } }).join('\n'), /^prometheus\.basicAuthUsers\.ops: expected a bcrypt hash/m);
+	assert.match(
+		problems({ basicAuthUsers: { ops: hash }, bearerToken: 'x'.repeat(16) }).join('\n'),
+		/basicAuthUsers and bearerToken exclude each other/
+	);
+	assert.match(
+		problems({ bearerToken: 'x'.repeat(16), bearerTokenFile: '/t' }).join('\n'),
+		/bearerToken and bearerTokenFile exclude each other/
+	);
+	assert.match(
+		problems({ basicAuthUsers: { ops: 'plaintext-password' } }).join('\n'),
+		/^prometheus\.basicAuthUsers\.ops: expected a bcrypt hash/m
+	);
 	assert.match(problems({ basicAuthUsers: { 'a:b': hash } }).join('\n'), /^prometheus\.basicAuthUsers: key "a:b" is not a user name/m);
 	assert.match(problems({ bearerToken: 'short' }).join('\n'), /^prometheus\.bearerToken: expected/m);
 	assert.match(problems({ tls: { certFile: '/c' } }).join('\n'), /certFile and keyFile go together/);
@@ -111,8 +132,14 @@ test('basic auth from the config: 401 with a challenge on every path without or 
 		assert.equal(none.body, 'unauthorized\n');
 		assert.doesNotMatch(none.body, /edumeet|mediasoup/);
 	}
-	for (const headers of [basicAuth('prometheus', 'wrong'), basicAuth('nobody', PASSWORD), basicAuth('prometheus', `${PASSWORD} `),
-		{ authorization: `Bearer ${PASSWORD}` }, { authorization: 'Basic !!!not-base64' }, { authorization: 'Basic' }]) {
+	for (const headers of [
+		basicAuth('prometheus', 'wrong'),
+		basicAuth('nobody', PASSWORD),
+		basicAuth('prometheus', `${PASSWORD} `),
+		{ authorization: `Bearer ${PASSWORD}` },
+		{ authorization: 'Basic !!!not-base64' },
+		{ authorization: 'Basic' }
+	]) {
 		const wrong = await httpGet(`${base}/metrics`, { headers });
 		assert.equal(wrong.status, 401, headers.authorization);
 		assert.match(String(wrong.headers['www-authenticate']), /^Basic realm=/);
@@ -130,15 +157,18 @@ test('basic auth from the config: 401 with a challenge on every path without or 
 
 test('basic auth: a verified password is cached (20 scrapes, one bcrypt); a wrong one never is', async () => {
 	const access = await MetricsAccessControl.create({
-		options: { basicAuthUsers: { prometheus: hash }, bearerToken: null, bearerTokenFile: null, allowFrom: [] }, listenIp: '127.0.0.1'
+		options: { basicAuthUsers: { prometheus: hash }, bearerToken: null, bearerTokenFile: null, allowFrom: [] },
+		listenIp: '127.0.0.1'
 	});
 	const http = await MetricsHttpServer.create({ ip: '127.0.0.1', port: 0, exporter: server.server.exporterService!.exporter, access });
 	try {
 		const statuses = [];
-		for (let i = 0; i < 20; i++) statuses.push((await httpGet(`${http.url}/metrics`, { headers: basicAuth('prometheus', PASSWORD) })).status);
+		for (let i = 0; i < 20; i++)
+			statuses.push((await httpGet(`${http.url}/metrics`, { headers: basicAuth('prometheus', PASSWORD) })).status);
 		assert.deepEqual(new Set(statuses), new Set([200]));
 		assert.equal(access.bcryptRuns, 1, 'one bcrypt for 20 scrapes with the same credentials');
-		for (let i = 0; i < 3; i++) assert.equal((await httpGet(`${http.url}/metrics`, { headers: basicAuth('prometheus', 'guess') })).status, 401);
+		for (let i = 0; i < 3; i++)
+			assert.equal((await httpGet(`${http.url}/metrics`, { headers: basicAuth('prometheus', 'guess') })).status, 401);
 		assert.equal(access.bcryptRuns, 4, 'every wrong password is checked');
 		assert.equal((await httpGet(`${http.url}/metrics`, { headers: basicAuth('prometheus', PASSWORD) })).status, 200);
 		assert.equal(access.bcryptRuns, 4, 'the right password is still cached after wrong ones');
@@ -178,7 +208,12 @@ test('bearer token read from a file: 401 without or with a wrong token, 200 with
 			assert.equal(none.status, 401, p);
 			assert.equal(none.headers['www-authenticate'], 'Bearer realm="meter-sfu metrics"');
 		}
-		for (const authorization of [`Bearer ${token.slice(0, -1)}`, `Bearer ${token}x`, `Bearer ${token.toUpperCase()}`, `Basic ${Buffer.from(`x:${token}`).toString('base64')}`]) {
+		for (const authorization of [
+			`Bearer ${token.slice(0, -1)}`,
+			`Bearer ${token}x`,
+			`Bearer ${token.toUpperCase()}`,
+			`Basic ${Buffer.from(`x:${token}`).toString('base64')}`
+		]) {
 			const wrong = await httpGet(`${service.url}/metrics`, { headers: { authorization } });
 			assert.equal(wrong.status, 401, authorization);
 			assert.equal(wrong.headers['www-authenticate'], 'Bearer realm="meter-sfu metrics", error="invalid_token"');
@@ -186,12 +221,20 @@ test('bearer token read from a file: 401 without or with a wrong token, 200 with
 		const ok = await httpGet(`${service.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
 		assert.equal(ok.status, 200);
 		assert.match(ok.body, /^edumeet_rooms 0$/m);
-		assert.equal((await httpGet(`${service.url}/metrics`, { headers: { authorization: `bearer  ${token}` } })).status, 200, 'the scheme is case-insensitive');
+		assert.equal(
+			(await httpGet(`${service.url}/metrics`, { headers: { authorization: `bearer  ${token}` } })).status,
+			200,
+			'the scheme is case-insensitive'
+		);
 	} finally {
 		await service.close();
 	}
 	await assert.rejects(exporterWith({ basicAuthUsers: {}, bearerTokenFile: path.join(dir, 'missing.token') }), BearerTokenFileError);
-	await assert.rejects(exporterWith({ bearerTokenFile: tokenFile }), TypeError, 'basic auth and a token at once (validateConfig says so first)');
+	await assert.rejects(
+		exporterWith({ bearerTokenFile: tokenFile }),
+		TypeError,
+		'basic auth and a token at once (validateConfig says so first)'
+	);
 	fs.writeFileSync(path.join(dir, 'short.token'), 'tiny\n');
 	await assert.rejects(exporterWith({ basicAuthUsers: {}, bearerTokenFile: path.join(dir, 'short.token') }), /at least 16 characters/);
 });
@@ -231,7 +274,7 @@ test('allow-list: 403 before authentication for other addresses; IPv4, IPv6 and 
 	}
 });
 
-test('TLS: https with the CA, refused without it; mutual TLS refuses clients without a certificate or with a stranger\'s', async () => {
+test("TLS: https with the CA, refused without it; mutual TLS refuses clients without a certificate or with a stranger's", async () => {
 	const tlsOnly = await exporterWith({ tls: { certFile: pki.serverCert, keyFile: pki.serverKey, clientCaFile: null } });
 	try {
 		assert.match(tlsOnly.url, /^https:\/\/127\.0\.0\.1:\d+$/);
@@ -240,9 +283,17 @@ test('TLS: https with the CA, refused without it; mutual TLS refuses clients wit
 		assert.equal(ok.status, 200);
 		assert.match(ok.body, /^edumeet_rooms 0$/m);
 		assert.equal((await httpGet(`${tlsOnly.url}/metrics`, { ca })).status, 401, 'TLS does not replace authentication');
-		await assert.rejects(httpGet(`${tlsOnly.url}/metrics`), /self-signed certificate|unable to verify/, 'an untrusted server certificate');
+		await assert.rejects(
+			httpGet(`${tlsOnly.url}/metrics`),
+			/self-signed certificate|unable to verify/,
+			'an untrusted server certificate'
+		);
 		await assert.rejects(httpGet(`${tlsOnly.url.replace('https:', 'http:')}/metrics`), 'plain HTTP to the TLS port');
-		assert.equal((await httpGet(`https://localhost:${new URL(tlsOnly.url).port}/metrics`, { ca })).status, 401, 'the name localhost is in the certificate too');
+		assert.equal(
+			(await httpGet(`https://localhost:${new URL(tlsOnly.url).port}/metrics`, { ca })).status,
+			401,
+			'the name localhost is in the certificate too'
+		);
 	} finally {
 		await tlsOnly.close();
 	}
@@ -254,15 +305,28 @@ test('TLS: https with the CA, refused without it; mutual TLS refuses clients wit
 		const ok = await httpGet(`${mutual.url}/metrics`, { ...withCert, headers: basicAuth('prometheus', PASSWORD) });
 		assert.equal(ok.status, 200);
 		assert.match(ok.body, /^edumeet_rooms 0$/m);
-		await assert.rejects(httpGet(`${mutual.url}/metrics`, { ca, headers: basicAuth('prometheus', PASSWORD) }),
-			/certificate required|socket hang up|ECONNRESET/, 'no client certificate');
-		await assert.rejects(httpGet(`${mutual.url}/metrics`, {
-			ca, cert: fs.readFileSync(pki.strangerCert), key: fs.readFileSync(pki.strangerKey), headers: basicAuth('prometheus', PASSWORD)
-		}), /unknown ca|socket hang up|ECONNRESET/, 'a certificate from another CA');
+		await assert.rejects(
+			httpGet(`${mutual.url}/metrics`, { ca, headers: basicAuth('prometheus', PASSWORD) }),
+			/certificate required|socket hang up|ECONNRESET/,
+			'no client certificate'
+		);
+		await assert.rejects(
+			httpGet(`${mutual.url}/metrics`, {
+				ca,
+				cert: fs.readFileSync(pki.strangerCert),
+				key: fs.readFileSync(pki.strangerKey),
+				headers: basicAuth('prometheus', PASSWORD)
+			}),
+			/unknown ca|socket hang up|ECONNRESET/,
+			'a certificate from another CA'
+		);
 	} finally {
 		await mutual.close();
 	}
-	assert.throws(() => TlsCredentials.fromOptions({ certFile: path.join(dir, 'none.crt'), keyFile: pki.serverKey, clientCaFile: null }), TlsFileError);
+	assert.throws(
+		() => TlsCredentials.fromOptions({ certFile: path.join(dir, 'none.crt'), keyFile: pki.serverKey, clientCaFile: null }),
+		TlsFileError
+	);
 });
 
 test('TLS: a renewed certificate is served to new connections without a restart; a broken one keeps the old', async () => {

@@ -89,7 +89,11 @@ class Scenario {
 			const video = this.random() < 0.5;
 			const rtpParameters = video ? vp8Parameters(this.#ssrc) : opusParameters(this.#ssrc);
 			rtpParameters.mid = String(this.#ssrc++); // one mid per producer on a transport
-			const { producerId } = await client.requestOk('produce', { transportId: peer.sendTransportId, kind: video ? 'video' : 'audio', rtpParameters });
+			const { producerId } = await client.requestOk('produce', {
+				transportId: peer.sendTransportId,
+				kind: video ? 'video' : 'audio',
+				rtpParameters
+			});
 			peer.producerIds.add(producerId);
 		} else if (peer.producerIds.size > 0 && r < 0.85) {
 			const producerId = this.#pick(peer.producerIds)!;
@@ -97,12 +101,20 @@ class Scenario {
 			await client.requestOk(action, { producerId });
 			if (action === 'closeProducer') peer.producerIds.delete(producerId);
 		} else {
-			const consumers = client.received('newConsumer').filter((c) => !client.received('consumerClosed').some((x) => x.consumerId === c.consumerId));
+			const consumers = client
+				.received('newConsumer')
+				.filter((c) => !client.received('consumerClosed').some((x) => x.consumerId === c.consumerId));
 			const consumer = this.#pick(consumers);
 			if (consumer) {
-				const response = await client.request(this.random() < 0.7 ? 'resumeConsumer' : 'pauseConsumer', { consumerId: consumer.consumerId });
+				const response = await client.request(this.random() < 0.7 ? 'resumeConsumer' : 'pauseConsumer', {
+					consumerId: consumer.consumerId
+				});
 				// A consumer may close under us (its producer closed): NotFoundError is a fair answer.
-				if (!response.ok) assert.ok(['NotFoundError', 'ServerError'].includes(response.error.name), `${response.error.name}: ${response.error.message}`);
+				if (!response.ok)
+					assert.ok(
+						['NotFoundError', 'ServerError'].includes(response.error.name),
+						`${response.error.name}: ${response.error.message}`
+					);
 			}
 		}
 	}
@@ -128,7 +140,9 @@ function truth(scenario: Scenario): Record<string, unknown> {
 	return {
 		rooms: Object.fromEntries([...meetingServer.rooms.values()].map((room) => [room.id, room.activeSpeaker.peerId])),
 		routers: [...meetingServer.rooms.values()].map((room) => room.router.id).sort(),
-		peers, producers, consumers,
+		peers,
+		producers,
+		consumers,
 		transports: [...scenario.transports].sort()
 	};
 }
@@ -137,7 +151,9 @@ function seen(state: Readonly<ObservedState>): Record<string, unknown> {
 	return {
 		rooms: Object.fromEntries(Object.values(state.rooms).map((room) => [room.id, room.activeSpeakerPeerId])),
 		routers: Object.keys(state.routers).sort(),
-		peers: Object.fromEntries(Object.values(state.peers).map((p) => [p.id, { roomId: p.roomId, displayName: p.displayName, clientType: p.clientType }])),
+		peers: Object.fromEntries(
+			Object.values(state.peers).map((p) => [p.id, { roomId: p.roomId, displayName: p.displayName, clientType: p.clientType }])
+		),
 		producers: Object.fromEntries(Object.values(state.producers).map((p) => [p.id, p.paused])),
 		consumers: Object.fromEntries(Object.values(state.consumers).map((c) => [c.id, c.paused || c.producerPaused])),
 		transports: Object.keys(state.transports).sort()
@@ -153,14 +169,19 @@ test('after random joins, leaves, produces and closes, the mirror equals the obs
 		for (let round = 0; round < 4; round++) {
 			for (let i = 0; i < 40; i++) await scenario.step();
 			// Consumers are created and closed as notifications go out: poll until it settles.
-			await until(`round ${round} to settle`, () => client.seq === server.server.observerStreamServer.seq &&
-				isDeepStrictEqual(seen(client.state), truth(scenario)));
+			await until(
+				`round ${round} to settle`,
+				() => client.seq === server.server.observerStreamServer.seq && isDeepStrictEqual(seen(client.state), truth(scenario))
+			);
 			assert.deepEqual(seen(client.state), truth(scenario));
 			assert.deepEqual(client.state, server.server.sfuObserver.state);
 		}
 		const state = client.state;
 		assert.ok(Object.keys(state.consumers).length > 0, 'the scenario made consumers');
-		assert.ok(Object.values(state.peers).some((p) => p.clientType === 'synthetic'), 'and synthetic peers');
+		assert.ok(
+			Object.values(state.peers).some((p) => p.clientType === 'synthetic'),
+			'and synthetic peers'
+		);
 		for (const room of Object.values(state.rooms)) {
 			assert.equal(state.routers[room.routerId]?.roomId, room.id);
 			assert.equal(state.routers[room.routerId]?.workerPid, room.workerPid);
@@ -176,19 +197,35 @@ test('after random joins, leaves, produces and closes, the mirror equals the obs
 		assert.equal(more.length, 0, 'one WebRtcServer for the one worker');
 		assert.equal(webRtcServer?.workerPid, server.server.workerPool.workers[0]!.pid);
 		assert.equal(webRtcServer.transports, webRtcTransports);
-		assert.deepEqual(webRtcServer.listenInfos.map((l) => `${l.protocol} ${l.ip}`), ['udp 127.0.0.1', 'tcp 127.0.0.1']);
-		assert.ok(webRtcServer.listenInfos.every((l) => l.port > 0), 'the ports the worker took (port 0 was asked)');
+		assert.deepEqual(
+			webRtcServer.listenInfos.map((l) => `${l.protocol} ${l.ip}`),
+			['udp 127.0.0.1', 'tcp 127.0.0.1']
+		);
+		assert.ok(
+			webRtcServer.listenInfos.every((l) => l.port > 0),
+			'the ports the worker took (port 0 was asked)'
+		);
 		const counters = await client.request('counters', {});
 		assert.equal(counters.joins, scenario.joins);
 
 		// Everyone leaves: rooms close (no grace), and the state empties but for the worker.
 		for (const peer of [...scenario.peers.values()]) await scenario.leave(peer);
-		await until('the rooms to close', () => Object.keys(client.state.rooms).length === 0 && Object.keys(client.state.routers).length === 0);
+		await until(
+			'the rooms to close',
+			() => Object.keys(client.state.rooms).length === 0 && Object.keys(client.state.routers).length === 0
+		);
 		await until('the client to catch up', () => client.seq === server.server.observerStreamServer.seq);
 		assert.deepEqual(client.state, { ...server.server.sfuObserver.state });
-		assert.deepEqual(Object.keys(client.state.workers), server.server.workerPool.workers.map((w) => String(w.pid)));
+		assert.deepEqual(
+			Object.keys(client.state.workers),
+			server.server.workerPool.workers.map((w) => String(w.pid))
+		);
 		for (const kind of ['peers', 'transports', 'producers', 'consumers'] as const) assert.deepEqual(client.state[kind], {}, kind);
-		assert.deepEqual(Object.values(client.state.webRtcServers).map((s) => s.transports), [0], 'the WebRtcServer stays, handling none');
+		assert.deepEqual(
+			Object.values(client.state.webRtcServers).map((s) => s.transports),
+			[0],
+			'the WebRtcServer stays, handling none'
+		);
 	} finally {
 		scenario.closeAll();
 		client.close();
@@ -211,10 +248,18 @@ test('a worker that dies takes its rooms and objects out of the state; its repla
 		process.kill(victim, 'SIGKILL');
 		const deadServer = Object.values(client.state.webRtcServers).find((s) => s.workerPid === victim);
 		assert.equal(deadServer?.transports, 1);
-		await until('the replacement worker', () => !client.state.workers[String(victim)] && Object.keys(client.state.workers).length === 1);
+		await until(
+			'the replacement worker',
+			() => !client.state.workers[String(victim)] && Object.keys(client.state.workers).length === 1
+		);
 		const replacement = Number(Object.keys(client.state.workers)[0]);
-		await until('the replacement\'s WebRtcServer, in place of the dead one\'s', () =>
-			Object.values(client.state.webRtcServers).map((s) => `${s.workerPid} ${s.listenInfos.length}`).join() === `${replacement} 2`);
+		await until(
+			"the replacement's WebRtcServer, in place of the dead one's",
+			() =>
+				Object.values(client.state.webRtcServers)
+					.map((s) => `${s.workerPid} ${s.listenInfos.length}`)
+					.join() === `${replacement} 2`
+		);
 		await until('the room to go', () => Object.keys(client.state.rooms).length === 0);
 		for (const kind of ['routers', 'transports', 'producers', 'consumers'] as const) assert.deepEqual(client.state[kind], {}, kind);
 		await until('the client to catch up', () => client.seq === server.server.observerStreamServer.seq);

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { SyntheticPeer } from '../server/synthetic/SyntheticPeer.js';
+import { SyntheticPeer } from '../tools/synthetic/SyntheticPeer.js';
 import type { OverviewSample } from '../server/exporter/http/OverviewPage.js';
 import { startTestServer } from './support/signallingServer.js';
 import { TestBrowser } from './support/browser.js';
@@ -32,10 +32,10 @@ async function overviewJson(base: string): Promise<OverviewSample> {
 	const response = await fetch(`${base}/overview.json`);
 	assert.equal(response.status, 200);
 	assert.match(response.headers.get('content-type') ?? '', /^application\/json/);
-	return await response.json() as OverviewSample;
+	return (await response.json()) as OverviewSample;
 }
 
-test('overview page: live numbers from the exporter\'s snapshot, CSP, charts in headless Chromium', async (t) => {
+test("overview page: live numbers from the exporter's snapshot, CSP, charts in headless Chromium", async (t) => {
 	const server = await startTestServer({ syntheticPeers: { enabled: true } });
 	const peers: SyntheticPeer[] = [];
 	let browser: TestBrowser | undefined;
@@ -47,7 +47,8 @@ test('overview page: live numbers from the exporter\'s snapshot, CSP, charts in 
 			await SyntheticPeer.create({ url: server.url, roomId: 'retro', displayName: 'Edsger', video: false })
 		);
 		await until('media flowing both ways', async () =>
-			peers[0]!.stats().received.receiving === 2 && peers[1]!.stats().received.receiving === 2 ? true : undefined);
+			peers[0]!.stats().received.receiving === 2 && peers[1]!.stats().received.receiving === 2 ? true : undefined
+		);
 
 		// The JSON: the same numbers the metrics show, from the same kind of snapshot.
 		const sample = await until('bitrates in the snapshot', async () => {
@@ -64,7 +65,10 @@ test('overview page: live numbers from the exporter\'s snapshot, CSP, charts in 
 		assert.ok(Math.abs(sample.at - Date.now()) < 10_000);
 		const metrics = parseExposition(await (await fetch(`${base}/metrics`)).text());
 		assert.equal(metrics.value('edumeet_rooms'), sample.rooms);
-		assert.equal(metrics.find('edumeet_peers_by_client').reduce((sum, s) => sum + s.value, 0), sample.peers);
+		assert.equal(
+			metrics.find('edumeet_peers_by_client').reduce((sum, s) => sum + s.value, 0),
+			sample.peers
+		);
 		assert.equal(metrics.find('mediasoup_worker_cpu_seconds_total').length, 2, 'user and system of the one worker');
 
 		// Headers: a strict CSP on the page and its assets, links from the landing page.
@@ -82,17 +86,26 @@ test('overview page: live numbers from the exporter\'s snapshot, CSP, charts in 
 		browser = await TestBrowser.launch();
 		const page = await browser.open(`${base}/overview`, 'overview');
 		const text = async (id: string): Promise<string> => (await page.textContent(`#${id}`)) ?? '';
-		const points = async (id: string): Promise<number> => Number(await page.getAttribute(`#${id}`, 'data-points') ?? 0);
-		await until('rooms and peers on the page', async () => (await text('rooms-value')) === '2' && (await text('peers-value')) === '3' ? true : undefined);
+		const points = async (id: string): Promise<number> => Number((await page.getAttribute(`#${id}`, 'data-points')) ?? 0);
+		await until('rooms and peers on the page', async () =>
+			(await text('rooms-value')) === '2' && (await text('peers-value')) === '3' ? true : undefined
+		);
 		// Three polls: rooms/peers/bitrate have 3 points, CPU (a rate between polls) 2.
-		await until('charts with history', async () => (await points('peers-chart')) >= 3 && (await points('cpu-chart')) >= 2 ? true : undefined);
+		await until('charts with history', async () =>
+			(await points('peers-chart')) >= 3 && (await points('cpu-chart')) >= 2 ? true : undefined
+		);
 		assert.equal(await text('streams-value'), '5 / 4');
 		assert.match(await text('recv-value'), /^[\d.]+ (kbit|Mbit)\/s$/);
 		assert.match(await text('cpu-value'), /^[\d.]+ %$/);
 		assert.match(await text('status'), /^updated /);
 		for (const chart of ['rooms-chart', 'peers-chart', 'bitrate-chart', 'cpu-chart']) {
-			const lines = await page.$$eval(`#${chart} polyline`, (nodes) => nodes.map((n) => (n.getAttribute('points') ?? '').trim().split(/\s+/).length));
-			assert.ok(lines.length >= 1 && lines.every((n) => n >= 2), `${chart}: polylines with at least 2 points, got ${JSON.stringify(lines)}`);
+			const lines = await page.$$eval(`#${chart} polyline`, (nodes) =>
+				nodes.map((n) => (n.getAttribute('points') ?? '').trim().split(/\s+/).length)
+			);
+			assert.ok(
+				lines.length >= 1 && lines.every((n) => n >= 2),
+				`${chart}: polylines with at least 2 points, got ${JSON.stringify(lines)}`
+			);
 		}
 		assert.equal(await page.$$eval('#bitrate-chart polyline', (nodes) => nodes.length), 2, 'in and out');
 		assert.equal(browser.logs(), '(no console errors)', 'no CSP violation or script error');

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { SyntheticPeer } from '../server/synthetic/SyntheticPeer.js';
+import { SyntheticPeer } from '../tools/synthetic/SyntheticPeer.js';
 import { startTestServer } from './support/signallingServer.js';
 import { startPrometheus } from './support/prometheus.js';
 
@@ -20,12 +20,15 @@ test('a real Prometheus scrapes the exporter (OpenMetrics) and PromQL sees peers
 	const accepts: string[] = [];
 	const proxy = http.createServer((req, res) => {
 		accepts.push(req.headers.accept ?? '');
-		fetch(server.server.metricsUrl!, { headers: { accept: req.headers.accept ?? '*/*' } }).then(async (upstream) => {
-			res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'text/plain' });
-			res.end(await upstream.text());
-		}, (error: Error) => {
-			res.writeHead(502).end(error.message);
-		});
+		fetch(server.server.metricsUrl!, { headers: { accept: req.headers.accept ?? '*/*' } }).then(
+			async (upstream) => {
+				res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'text/plain' });
+				res.end(await upstream.text());
+			},
+			(error: Error) => {
+				res.writeHead(502).end(error.message);
+			}
+		);
 	});
 	proxy.listen(0, '127.0.0.1');
 	await once(proxy, 'listening');
@@ -40,7 +43,10 @@ test('a real Prometheus scrapes the exporter (OpenMetrics) and PromQL sees peers
 		prometheus = await startPrometheus({ jobs: [{ job: 'meter-sfu', targets: [target] }] });
 		const [state] = await prometheus.waitForTargetsUp();
 		assert.equal(state!.lastError, '');
-		assert.ok(accepts.some((a) => a.startsWith('application/openmetrics-text')), `Prometheus asked for ${accepts[0]}`);
+		assert.ok(
+			accepts.some((a) => a.startsWith('application/openmetrics-text')),
+			`Prometheus asked for ${accepts[0]}`
+		);
 
 		const p = prometheus;
 		await p.waitForQuery('sum(edumeet_peers)', (r) => r[0]?.value === 3);
@@ -64,7 +70,10 @@ test('a real Prometheus scrapes the exporter (OpenMetrics) and PromQL sees peers
 		await peers[1]!.close();
 		await p.waitForQuery('sum(edumeet_peers)', (r) => r[0]?.value === 2);
 		await p.waitForQuery('count(mediasoup_producer_byte_count_bytes{room_id="room-a"})', (r) => r[0]?.value === 2);
-		assert.deepEqual((await prometheus.targets()).map((t) => [t.health, t.lastError]), [['up', '']]);
+		assert.deepEqual(
+			(await prometheus.targets()).map((t) => [t.health, t.lastError]),
+			[['up', '']]
+		);
 	} finally {
 		await prometheus?.stop();
 		proxy.close();

@@ -3,14 +3,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignallingClient } from './support/signallingClient.js';
 import { startTestServer, opusParameters, type TestServer } from './support/signallingServer.js';
-import type { RtpCapabilities } from '../server/signalling/contract.js';
+import type { RtpCapabilities } from '../server/contract/signalling.js';
 import type { Room } from '../server/sfu/Room.js';
 import { until } from './support/until.js';
 
 // Life cycle of rooms and peers: grace period, concurrent first joins, worker death, shutdown,
 // and the observer hooks the monitoring side listens to.
 
-async function withServer(overrides: Parameters<typeof startTestServer>[0], fn: (server: TestServer, connect: () => Promise<SignallingClient>) => Promise<void>): Promise<void> {
+async function withServer(
+	overrides: Parameters<typeof startTestServer>[0],
+	fn: (server: TestServer, connect: () => Promise<SignallingClient>) => Promise<void>
+): Promise<void> {
 	const server = await startTestServer(overrides);
 	const clients: SignallingClient[] = [];
 	const connect = async (): Promise<SignallingClient> => {
@@ -77,7 +80,9 @@ test('concurrent first joins to one room id make one router', async () => {
 		const caps = await capsFor(clients[0]!, 'elsewhere');
 		const created: Room[] = [];
 		ms.observer.on('newroom', (room) => created.push(room));
-		const joins = await Promise.all(clients.map((c, i) => c.requestOk('join', { roomId: 'race', displayName: `P${i}`, rtpCapabilities: caps })));
+		const joins = await Promise.all(
+			clients.map((c, i) => c.requestOk('join', { roomId: 'race', displayName: `P${i}`, rtpCapabilities: caps }))
+		);
 		assert.equal(created.length, 1);
 		const room = ms.rooms.get('race')!;
 		assert.equal(room, created[0]);
@@ -98,14 +103,20 @@ test('a socket that disconnects while its join is under way leaves no peer behin
 			room.observer.on('newpeer', (peer) => {
 				const entry = { closed: false };
 				peers.push(entry);
-				peer.observer.on('close', () => { entry.closed = true; });
+				peer.observer.on('close', () => {
+					entry.closed = true;
+				});
 			});
 		});
 		// A stopped worker holds the join at router creation while the disconnect is processed.
 		const workerPid = server.server.workerPool.workers[0]!.pid;
 		process.kill(workerPid, 'SIGSTOP');
 		try {
-			client.rawEmit('request', { method: 'join', data: { roomId: 'vanishing', displayName: 'Ghost', rtpCapabilities: caps } }, () => undefined);
+			client.rawEmit(
+				'request',
+				{ method: 'join', data: { roomId: 'vanishing', displayName: 'Ghost', rtpCapabilities: caps } },
+				() => undefined
+			);
 			await new Promise((r) => setTimeout(r, 100));
 			client.close();
 			await until('the disconnect', () => ms.counters.snapshot().connectedSockets === 0);
@@ -126,7 +137,9 @@ test('a room full at maxPeers refuses concurrent joins beyond it', async () => {
 	await withServer({ room: { maxPeers: 3 } }, async (server, connect) => {
 		const clients = await Promise.all(Array.from({ length: 5 }, () => connect()));
 		const caps = await capsFor(clients[0]!, 'elsewhere');
-		const responses = await Promise.all(clients.map((c, i) => c.request('join', { roomId: 'small', displayName: `P${i}`, rtpCapabilities: caps })));
+		const responses = await Promise.all(
+			clients.map((c, i) => c.request('join', { roomId: 'small', displayName: `P${i}`, rtpCapabilities: caps }))
+		);
 		const names = responses.map((r) => (r.ok ? 'ok' : r.error.name)).sort();
 		assert.deepEqual(names, ['RoomFullError', 'RoomFullError', 'ok', 'ok', 'ok']);
 		assert.equal(server.server.meetingServer.rooms.get('small')!.peers.size, 3);
@@ -214,8 +227,13 @@ test('observer hooks: newroom, newpeer, clean close order, appData; shutdown say
 		await server.close();
 		for (const client of clients) assert.deepEqual(await client.waitForNotification('roomClosed'), { reason: 'server shutting down' });
 		assert.deepEqual(events, [
-			'newroom observed', 'newpeer Alice browser', 'newpeer Bob browser',
-			'peer close Alice', 'peer close Bob', 'router close', 'room close'
+			'newroom observed',
+			'newpeer Alice browser',
+			'newpeer Bob browser',
+			'peer close Alice',
+			'peer close Bob',
+			'router close',
+			'room close'
 		]);
 		assert.equal(ms.rooms.size, 0);
 		await until('the sockets to close', () => clients.every((c) => !c.connected));

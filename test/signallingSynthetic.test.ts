@@ -5,9 +5,9 @@ import dgram from 'node:dgram';
 import os from 'node:os';
 import { SignallingClient } from './support/signallingClient.js';
 import { startTestServer, type TestServer } from './support/signallingServer.js';
-import { Vp8Stream } from '../server/synthetic/Vp8Stream.js';
-import { RtpStreamSender } from '../server/synthetic/RtpStreamSender.js';
-import type { RtpCapabilities, RtpParameters } from '../server/signalling/contract.js';
+import { Vp8Stream } from '../tools/synthetic/Vp8Stream.js';
+import { RtpStreamSender } from '../tools/synthetic/RtpStreamSender.js';
+import type { RtpCapabilities, RtpParameters } from '../server/contract/signalling.js';
 import type { ActiveSpeaker } from '../server/sfu/Room.js';
 
 // Plain transports for synthetic peers, with real RTP: consumers on plain and WebRTC transports,
@@ -27,7 +27,11 @@ after(async () => {
 	await server.close();
 });
 
-async function joined(roomId: string, displayName: string, url = server.url): Promise<{ client: SignallingClient; peerId: string; caps: RtpCapabilities }> {
+async function joined(
+	roomId: string,
+	displayName: string,
+	url = server.url
+): Promise<{ client: SignallingClient; peerId: string; caps: RtpCapabilities }> {
 	const client = await SignallingClient.connect(url);
 	clients.push(client);
 	const { routerRtpCapabilities: caps } = await client.requestOk('getRouterRtpCapabilities', { roomId });
@@ -101,18 +105,30 @@ test('plain transports: produce over comedia, consume on plain and WebRTC transp
 	await carol.client.requestOk('connectPlainTransport', { transportId: carolRecv.id, ip: '127.0.0.1', port: sink.address().port });
 
 	const AUDIO_SSRC = 0x11223344;
-	const { producerId: audioId } = await alice.client.requestOk('produce', { transportId: audioTransport.id, kind: 'audio', rtpParameters: opusWithLevel(AUDIO_SSRC), appData: { source: 'synthetic' } });
+	const { producerId: audioId } = await alice.client.requestOk('produce', {
+		transportId: audioTransport.id,
+		kind: 'audio',
+		rtpParameters: opusWithLevel(AUDIO_SSRC),
+		appData: { source: 'synthetic' }
+	});
 	// Two-layer simulcast (layers change only on simulcast/SVC consumers): two VP8 streams, one producer.
 	const layers = [0, 1].map((i) => new Vp8Stream({ payloadType: 101, bitrate: 100_000 * (i + 1), fps: 15, keyFrameIntervalMs: 500 }));
 	const simulcast = layers[0]!.rtpParameters();
 	simulcast.encodings = layers.map((l) => ({ ssrc: l.ssrc }));
-	const { producerId: videoId } = await alice.client.requestOk('produce', { transportId: videoTransport.id, kind: 'video', rtpParameters: simulcast });
+	const { producerId: videoId } = await alice.client.requestOk('produce', {
+		transportId: videoTransport.id,
+		kind: 'video',
+		rtpParameters: simulcast
+	});
 
 	const consumersOf = async (client: SignallingClient): Promise<Map<string, string>> => {
 		const audio = await client.waitForNotification('newConsumer', (n) => n.producerId === audioId);
 		const video = await client.waitForNotification('newConsumer', (n) => n.producerId === videoId);
 		for (const { consumerId } of [audio, video]) await client.requestOk('resumeConsumer', { consumerId });
-		return new Map([['audio', audio.consumerId], ['video', video.consumerId]]);
+		return new Map([
+			['audio', audio.consumerId],
+			['video', video.consumerId]
+		]);
 	};
 	const bobConsumers = await consumersOf(bob.client);
 	const carolConsumers = await consumersOf(carol.client);
@@ -127,13 +143,28 @@ test('plain transports: produce over comedia, consume on plain and WebRTC transp
 	const sender = await RtpStreamSender.create({ ip: videoTransport.ip, port: videoTransport.port, streams: layers });
 	sender.start();
 	try {
-		assert.deepEqual(await bob.client.waitForNotification('activeSpeaker', (s) => s.peerId !== null), { peerId: alice.peerId, producerId: audioId });
-		assert.deepEqual(await carol.client.waitForNotification('activeSpeaker', (s) => s.peerId !== null), { peerId: alice.peerId, producerId: audioId });
+		assert.deepEqual(await bob.client.waitForNotification('activeSpeaker', (s) => s.peerId !== null), {
+			peerId: alice.peerId,
+			producerId: audioId
+		});
+		assert.deepEqual(await carol.client.waitForNotification('activeSpeaker', (s) => s.peerId !== null), {
+			peerId: alice.peerId,
+			producerId: audioId
+		});
 		assert.deepEqual(room.activeSpeaker, { peerId: alice.peerId, producerId: audioId });
 
-		const score = await alice.client.waitForNotification('producerScore', (s) => s.producerId === videoId && s.score.some((e) => e.score > 0));
-		assert.ok(score.score.every((e) => layers.some((l) => l.ssrc === e.ssrc)), JSON.stringify(score));
-		const changed = await carol.client.waitForNotification('consumerLayersChanged', (l) => l.consumerId === carolConsumers.get('video') && l.spatialLayer !== null);
+		const score = await alice.client.waitForNotification(
+			'producerScore',
+			(s) => s.producerId === videoId && s.score.some((e) => e.score > 0)
+		);
+		assert.ok(
+			score.score.every((e) => layers.some((l) => l.ssrc === e.ssrc)),
+			JSON.stringify(score)
+		);
+		const changed = await carol.client.waitForNotification(
+			'consumerLayersChanged',
+			(l) => l.consumerId === carolConsumers.get('video') && l.spatialLayer !== null
+		);
 		assert.ok(changed.spatialLayer === 0 || changed.spatialLayer === 1, JSON.stringify(changed));
 		assert.equal(carolVideo.type, 'simulcast');
 		await carol.client.waitForNotification('consumerScore', (s) => s.consumerId === carolConsumers.get('video') && s.producerScore > 0);
@@ -166,38 +197,78 @@ test('plain transport rules: loopback only, recv connects, send is comedia, no W
 	const { client } = await joined('rules', 'Synthetic');
 	const send = await client.requestOk('createPlainTransport', { direction: 'send' });
 	const recv = await client.requestOk('createPlainTransport', { direction: 'recv' });
-	const assertError = async (response: Promise<{ ok: boolean; error?: { name: string; message: string } }>, name: string, pattern: RegExp): Promise<void> => {
+	const assertError = async (
+		response: Promise<{ ok: boolean; error?: { name: string; message: string } }>,
+		name: string,
+		pattern: RegExp
+	): Promise<void> => {
 		const r = await response;
 		assert.equal(r.ok, false);
 		assert.equal(r.error!.name, name, r.error!.message);
 		assert.match(r.error!.message, pattern);
 	};
-	await assertError(client.request('connectPlainTransport', { transportId: recv.id, ip: '192.0.2.77', port: 5004 }), 'NotAllowedError', /^data\.ip: .*loopback/);
-	await assertError(client.request('connectPlainTransport', { transportId: recv.id, ip: '::ffff:10.0.0.1', port: 5004 }), 'NotAllowedError', /^data\.ip/);
-	await assertError(client.request('connectPlainTransport', { transportId: send.id, ip: '127.0.0.1', port: 5004 }), 'BadRequestError', /comedia/);
-	await assertError(client.request('connectPlainTransport', { transportId: '00000000-0000-0000-0000-000000000000', ip: '127.0.0.1', port: 5004 }), 'NotFoundError', /^data\.transportId/);
+	await assertError(
+		client.request('connectPlainTransport', { transportId: recv.id, ip: '192.0.2.77', port: 5004 }),
+		'NotAllowedError',
+		/^data\.ip: .*loopback/
+	);
+	await assertError(
+		client.request('connectPlainTransport', { transportId: recv.id, ip: '::ffff:10.0.0.1', port: 5004 }),
+		'NotAllowedError',
+		/^data\.ip/
+	);
+	await assertError(
+		client.request('connectPlainTransport', { transportId: send.id, ip: '127.0.0.1', port: 5004 }),
+		'BadRequestError',
+		/comedia/
+	);
+	await assertError(
+		client.request('connectPlainTransport', { transportId: '00000000-0000-0000-0000-000000000000', ip: '127.0.0.1', port: 5004 }),
+		'NotFoundError',
+		/^data\.transportId/
+	);
 	await assertError(client.request('restartIce', { transportId: send.id }), 'BadRequestError', /not a WebRTC transport/);
-	await assertError(client.request('connectWebRtcTransport', { transportId: recv.id, dtlsParameters: { fingerprints: [] } }), 'BadRequestError', /not a WebRTC transport/);
+	await assertError(
+		client.request('connectWebRtcTransport', { transportId: recv.id, dtlsParameters: { fingerprints: [] } }),
+		'BadRequestError',
+		/not a WebRTC transport/
+	);
 	await assertError(client.request('createPlainTransport', { direction: bad('sideways') }), 'BadRequestError', /^data\.direction/);
-	await assertError(client.request('connectPlainTransport', { transportId: recv.id, ip: '127.0.0.1', port: 5004, rtcpPort: 5005 }), 'BadRequestError', /^data\.rtcpPort: .*rtcp-mux/);
+	await assertError(
+		client.request('connectPlainTransport', { transportId: recv.id, ip: '127.0.0.1', port: 5004, rtcpPort: 5005 }),
+		'BadRequestError',
+		/^data\.rtcpPort: .*rtcp-mux/
+	);
 	assert.deepEqual(await client.requestOk('connectPlainTransport', { transportId: recv.id, ip: '127.0.0.1', port: 5004 }), {});
 	// A WebRTC transport is no plain one.
 	const webrtc = await client.requestOk('createWebRtcTransport', { direction: 'recv' });
-	await assertError(client.request('connectPlainTransport', { transportId: webrtc.id, ip: '127.0.0.1', port: 5004 }), 'BadRequestError', /not a plain transport/);
+	await assertError(
+		client.request('connectPlainTransport', { transportId: webrtc.id, ip: '127.0.0.1', port: 5004 }),
+		'BadRequestError',
+		/not a plain transport/
+	);
 	// The per-peer transport bound.
 	const responses = [];
 	for (let i = 0; i < 6; i++) responses.push(await client.request('createPlainTransport', { direction: 'send' }));
-	assert.deepEqual(responses.map((r) => (r.ok ? 'ok' : r.error.name)), ['ok', 'ok', 'ok', 'ok', 'ok', 'NotAllowedError']);
+	assert.deepEqual(
+		responses.map((r) => (r.ok ? 'ok' : r.error.name)),
+		['ok', 'ok', 'ok', 'ok', 'ok', 'NotAllowedError']
+	);
 });
 
 test('a client that is not on this machine may not create plain transports', async () => {
-	const external = Object.values(os.networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal);
+	const external = Object.values(os.networkInterfaces())
+		.flat()
+		.find((a) => a && a.family === 'IPv4' && !a.internal);
 	assert.ok(external, 'this test needs a non-loopback IPv4 interface');
 	const remote = await startTestServer({ listen: { ip: external.address, port: 0 }, syntheticPeers: { enabled: true } });
 	try {
 		const { client } = await joined('remote', 'Far away', remote.url);
 		const response = await client.request('createPlainTransport', { direction: 'send' });
-		assert.ok(!response.ok && response.error.name === 'NotAllowedError' && /this machine/.test(response.error.message), JSON.stringify(response));
+		assert.ok(
+			!response.ok && response.error.name === 'NotAllowedError' && /this machine/.test(response.error.message),
+			JSON.stringify(response)
+		);
 		// WebRTC works as usual.
 		await client.requestOk('createWebRtcTransport', { direction: 'send' });
 	} finally {

@@ -64,7 +64,10 @@ test('malformed and oversized lines get an error reply; the connection and other
 		for (let sent = 0; sent <= MAX_CLIENT_LINE_BYTES; sent += big.length) bad.socket.write(big);
 		bad.socket.write('\n{"type":"request","id":"after-big","method":"snapshot","params":{}}\n');
 		const errors = await bad.next('error', 5);
-		assert.deepEqual(errors.map((e) => e.error.name), ['BadRequestError', 'BadRequestError', 'BadRequestError', 'BadRequestError', 'PayloadTooLargeError']);
+		assert.deepEqual(
+			errors.map((e) => e.error.name),
+			['BadRequestError', 'BadRequestError', 'BadRequestError', 'BadRequestError', 'PayloadTooLargeError']
+		);
 		assert.match(errors[0]!.error.message, /not JSON/);
 
 		// Requests with an id are answered by id, even when wrong.
@@ -75,10 +78,15 @@ test('malformed and oversized lines get an error reply; the connection and other
 		const responses = await bad.next('response', 5);
 		const byId = new Map(responses.map((r) => [r.id, r]));
 		assert.equal(byId.get('after-big')?.ok, true, 'the connection works after an oversized line');
-		assert.deepEqual(byId.get(1), { type: 'response', id: 1, ok: false, error: { name: 'UnknownMethodError', message: 'unknown method "noSuchMethod"' } });
+		assert.deepEqual(byId.get(1), {
+			type: 'response',
+			id: 1,
+			ok: false,
+			error: { name: 'UnknownMethodError', message: 'unknown method "noSuchMethod"' }
+		});
 		assert.equal((byId.get(2) as { error: { name: string } }).error.name, 'BadRequestError');
 		assert.equal((byId.get(3) as { error: { name: string } }).error.name, 'NotFoundError');
-		assert.equal(((byId.get(4) as { result: { id: string } }).result).id, router.id);
+		assert.equal((byId.get(4) as { result: { id: string } }).result.id, router.id);
 
 		// The misbehaving client and the good one both saw every event.
 		const transport = await webRtcTransport(router, { roomId: 'r', peerId: 'p', direction: 'send' });
@@ -106,7 +114,12 @@ test('a client that never reads is dropped; its backlog stays bounded and others
 		await until('both clients connected', () => stack.stream.clientCount === 2);
 		const dropped = once(stack.stream.observer, 'clientclosed');
 		let closedEvent: { reason: string; peakBacklogBytes: number } | undefined;
-		dropped.then(([event]) => { closedEvent = event as typeof closedEvent; }, () => {});
+		dropped.then(
+			([event]) => {
+				closedEvent = event as typeof closedEvent;
+			},
+			() => {}
+		);
 		const router = await stack.pool.workers[0]!.createRouter({ mediaCodecs, appData: { roomId: 'r' } });
 		const transport = await webRtcTransport(router, { roomId: 'r', peerId: 'p', direction: 'send' });
 		const producer = await produce(transport, 'video', { roomId: 'r', peerId: 'p' });
@@ -115,7 +128,10 @@ test('a client that never reads is dropped; its backlog stays bounded and others
 		assert.ok(closedEvent, `dropped after ${toggles} events`);
 		assert.equal(closedEvent.reason, 'backlog');
 		const lineBytes = JSON.stringify(stack.sfuObserver.state.producers[producer.id]).length + 100;
-		assert.ok(closedEvent.peakBacklogBytes <= bound + snapshotBytes + lineBytes, `peak backlog ${closedEvent.peakBacklogBytes} ≤ ${bound} + snapshot + one line`);
+		assert.ok(
+			closedEvent.peakBacklogBytes <= bound + snapshotBytes + lineBytes,
+			`peak backlog ${closedEvent.peakBacklogBytes} ≤ ${bound} + snapshot + one line`
+		);
 		assert.equal(stack.stream.clientCount, 1);
 		// The stuck client finds its connection closed once it reads again.
 		stuck.resume();
@@ -138,10 +154,15 @@ test('a snapshot larger than the backlog bound does not lock readers out', async
 		const router = await stack.pool.workers[0]!.createRouter({ mediaCodecs, appData: { roomId: 'big' } });
 		const transports = [];
 		for (let i = 0; i < 250; i++) transports.push(await webRtcTransport(router, { roomId: 'big', peerId: `p${i}`, direction: 'send' }));
-		for (const transport of transports) for (let i = 0; i < 4; i++) await produce(transport, i % 2 ? 'audio' : 'video', { roomId: 'big', peerId: transport.appData.peerId });
+		for (const transport of transports)
+			for (let i = 0; i < 4; i++)
+				await produce(transport, i % 2 ? 'audio' : 'video', { roomId: 'big', peerId: transport.appData.peerId });
 		const snapshotBytes = JSON.stringify(stack.stream.snapshot()).length;
 		assert.ok(snapshotBytes > 6 * bound, `snapshot of ${snapshotBytes} bytes`);
-		const readers = [new ObserverStreamClient({ socketPath: stack.socketPath }), new ObserverStreamClient({ socketPath: stack.socketPath })];
+		const readers = [
+			new ObserverStreamClient({ socketPath: stack.socketPath }),
+			new ObserverStreamClient({ socketPath: stack.socketPath })
+		];
 		try {
 			await Promise.all(readers.map((r) => r.connect()));
 			const snapshot = await readers[0]!.request('snapshot', {});
@@ -179,8 +200,14 @@ test('requests: getStats, dump, usage, counters, setLogLevel, snapshot', async (
 		assert.ok(Array.isArray(stats[producer.id]));
 		assert.equal((stats[consumer.id]![0] as { type: string }).type, 'outbound-rtp');
 
-		for (const [entity, id] of [['worker', String(worker.pid)], ['router', router.id], ['transport', send.id], ['producer', producer.id], ['consumer', consumer.id]] as const) {
-			const dump = await client.request('dump', { entity, id }) as Record<string, unknown>;
+		for (const [entity, id] of [
+			['worker', String(worker.pid)],
+			['router', router.id],
+			['transport', send.id],
+			['producer', producer.id],
+			['consumer', consumer.id]
+		] as const) {
+			const dump = (await client.request('dump', { entity, id })) as Record<string, unknown>;
 			assert.ok(dump && typeof dump === 'object', `dump of ${entity}`);
 			if (entity !== 'worker') assert.equal(dump.id, id);
 		}
@@ -190,7 +217,10 @@ test('requests: getStats, dump, usage, counters, setLogLevel, snapshot', async (
 		const usage = await client.request('usage', {});
 		assert.equal(usage.server.pid, process.pid);
 		assert.ok(usage.server.rssBytes > 10e6 && usage.server.cpuUserSeconds > 0);
-		assert.deepEqual(usage.workers.map((w) => w.pid), [worker.pid]);
+		assert.deepEqual(
+			usage.workers.map((w) => w.pid),
+			[worker.pid]
+		);
 		assert.ok(usage.workers[0]!.maxRssBytes > 1e6, 'ru_maxrss KB → bytes');
 		assert.ok(usage.workers[0]!.cpuUserSeconds < 600, 'ru_utime ms → seconds');
 
@@ -211,7 +241,7 @@ test('requests: getStats, dump, usage, counters, setLogLevel, snapshot', async (
 	}
 });
 
-test('getStats: fields keep only those keys (and type), rows send their values in order, ownEntriesOnly drops a consumer\'s copy of its producer\'s entry, concurrency is checked', async () => {
+test("getStats: fields keep only those keys (and type), rows send their values in order, ownEntriesOnly drops a consumer's copy of its producer's entry, concurrency is checked", async () => {
 	const stack = await startObserverStack();
 	const client = new ObserverStreamClient({ socketPath: stack.socketPath });
 	try {
@@ -247,19 +277,26 @@ test('getStats: fields keep only those keys (and type), rows send their values i
 		// The producer's own getStats(), counted: with its consumer in the same request it is not called.
 		const ownGetStats = producer.getStats.bind(producer);
 		let producerCalls = 0;
-		producer.getStats = () => { producerCalls++; return ownGetStats(); };
+		producer.getStats = () => {
+			producerCalls++;
+			return ownGetStats();
+		};
 		const full = await client.request('getStats', { ids });
 		const types = (id: string, stats: Record<string, unknown[]>): string[] => stats[id]!.map((e) => (e as { type: string }).type);
-		assert.deepEqual(types(consumer.id, full.stats), ['outbound-rtp', 'inbound-rtp'], 'a consumer\'s stats carry its producer\'s entry');
-		assert.equal(producerCalls, 0, 'the producer\'s stats came with its consumer\'s');
+		assert.deepEqual(types(consumer.id, full.stats), ['outbound-rtp', 'inbound-rtp'], "a consumer's stats carry its producer's entry");
+		assert.equal(producerCalls, 0, "the producer's stats came with its consumer's");
 		const alone = await client.request('getStats', { ids: [producer.id] });
 		assert.equal(producerCalls, 1, 'asked alone, the producer is asked');
 		const [fromConsumer] = full.stats[producer.id] as Record<string, unknown>[];
 		const [fromProducer] = alone.stats[producer.id] as Record<string, unknown>[];
 		assert.deepEqual(Object.keys(fromConsumer!).sort(), Object.keys(fromProducer!).sort(), 'the same entry, field for field');
 		assert.equal(fromConsumer!.ssrc, ssrc);
-		assert.deepEqual({ ...fromConsumer, timestamp: 0, bitrate: 0 }, { ...fromProducer, timestamp: 0, bitrate: 0 }, 'and the same values (no RTP since)');
-		assert.deepEqual(full.stats[producer.id], [full.stats[consumer.id]![1]], 'it is the consumer\'s copy');
+		assert.deepEqual(
+			{ ...fromConsumer, timestamp: 0, bitrate: 0 },
+			{ ...fromProducer, timestamp: 0, bitrate: 0 },
+			'and the same values (no RTP since)'
+		);
+		assert.deepEqual(full.stats[producer.id], [full.stats[consumer.id]![1]], "it is the consumer's copy");
 		// A consumer that fails to answer leaves its producer to be asked itself, in the same request.
 		const ownConsumerGetStats = consumer.getStats.bind(consumer);
 		consumer.getStats = () => Promise.reject(new Error('consumer gone'));
@@ -277,30 +314,62 @@ test('getStats: fields keep only those keys (and type), rows send their values i
 		assert.deepEqual(types(producer.id, odd.stats), ['inbound-rtp'], 'its producer was asked itself');
 		assert.deepEqual(odd.timedOut, []);
 
-		const lean = await client.request('getStats', { ids, fields: ['byteCount', 'bytesReceived', 'score'], ownEntriesOnly: true, concurrency: 1 });
+		const lean = await client.request('getStats', {
+			ids,
+			fields: ['byteCount', 'bytesReceived', 'score'],
+			ownEntriesOnly: true,
+			concurrency: 1
+		});
 		assert.deepEqual(types(consumer.id, lean.stats), ['outbound-rtp']);
 		for (const id of ids) {
 			for (const entry of lean.stats[id]!) {
 				const keys = Object.keys(entry as object);
-				assert.ok(keys.includes('type') && keys.every((k) => ['type', 'byteCount', 'bytesReceived', 'score'].includes(k)), `${keys.join(',')}`);
+				assert.ok(
+					keys.includes('type') && keys.every((k) => ['type', 'byteCount', 'bytesReceived', 'score'].includes(k)),
+					`${keys.join(',')}`
+				);
 			}
 		}
 		assert.ok((lean.stats[send.id]![0] as { bytesReceived: number }).bytesReceived > 0);
 		assert.equal(typeof (lean.stats[consumer.id]![0] as { score: number }).score, 'number');
 
 		// Rows: each entry as its values of `fields`, in that order, null where it has none.
-		const rows = await client.request('getStats', { ids, fields: ['type', 'byteCount', 'noSuchField', 'bytesReceived'], ownEntriesOnly: true, rows: true });
-		assert.deepEqual(rows.stats[consumer.id]!.map((row) => (row as unknown[])[0]), ['outbound-rtp']);
-		assert.deepEqual(rows.stats[producer.id]!.map((row) => (row as unknown[])[0]), ['inbound-rtp'], 'the producer\'s row came with its consumer\'s answer');
+		const rows = await client.request('getStats', {
+			ids,
+			fields: ['type', 'byteCount', 'noSuchField', 'bytesReceived'],
+			ownEntriesOnly: true,
+			rows: true
+		});
+		assert.deepEqual(
+			rows.stats[consumer.id]!.map((row) => (row as unknown[])[0]),
+			['outbound-rtp']
+		);
+		assert.deepEqual(
+			rows.stats[producer.id]!.map((row) => (row as unknown[])[0]),
+			['inbound-rtp'],
+			"the producer's row came with its consumer's answer"
+		);
 		for (const id of ids) {
 			for (const row of rows.stats[id]!) {
 				assert.ok(Array.isArray(row) && row.length === 4 && row[2] === null, JSON.stringify(row));
 				assert.equal(typeof row[id === send.id ? 3 : 1], 'number');
 			}
 		}
-		assert.equal((rows.stats[producer.id]![0] as unknown[])[1], (full.stats[producer.id]![0] as { byteCount: number }).byteCount, 'no RTP since');
+		assert.equal(
+			(rows.stats[producer.id]![0] as unknown[])[1],
+			(full.stats[producer.id]![0] as { byteCount: number }).byteCount,
+			'no RTP since'
+		);
 
-		for (const bad of [{ fields: ['a b'] }, { fields: 'byteCount' }, { concurrency: 0 }, { concurrency: 1.5 }, { ownEntriesOnly: 'yes' }, { rows: true }, { rows: 'yes', fields: ['type'] }]) {
+		for (const bad of [
+			{ fields: ['a b'] },
+			{ fields: 'byteCount' },
+			{ concurrency: 0 },
+			{ concurrency: 1.5 },
+			{ ownEntriesOnly: 'yes' },
+			{ rows: true },
+			{ rows: 'yes', fields: ['type'] }
+		]) {
 			await assert.rejects(client.request('getStats', { ids, ...(bad as object) }), { name: 'BadRequestError' }, JSON.stringify(bad));
 		}
 	} finally {
@@ -363,7 +432,12 @@ test('the client detects a sequence gap and resyncs from a snapshot', async () =
 			buffer += chunk;
 			for (let i; (i = buffer.indexOf('\n')) !== -1; buffer = buffer.slice(i + 1)) requests.push(JSON.parse(buffer.slice(0, i)));
 		});
-		send({ type: 'hello', protocol: 'meter-sfu-observer', version: PROTOCOL_VERSION, server: { pid: 1, version: 'x', startedAt: 0, mediasoupVersion: '3.12.16' } });
+		send({
+			type: 'hello',
+			protocol: 'meter-sfu-observer',
+			version: PROTOCOL_VERSION,
+			server: { pid: 1, version: 'x', startedAt: 0, mediasoupVersion: '3.12.16' }
+		});
 		send({ type: 'snapshot', seq: 5, state: emptyState() });
 		await connecting;
 		const worker = { pid: 42, startedAt: 1 };

@@ -4,10 +4,16 @@ import assert from 'node:assert/strict';
 import { version as mediasoupVersion, type types as ms } from 'mediasoup';
 import { ObserverStreamClient } from '../server/stream/ObserverStreamClient.js';
 import { ObserverStreamServer } from '../server/stream/ObserverStreamServer.js';
-import { ObserverRequestHandler } from '../server/observer/ObserverRequestHandler.js';
+import { ObserverRequestHandler } from '../server/stream/ObserverRequestHandler.js';
 import type { ObservedState } from '../server/observer/ObservedState.js';
 import {
-	startObserverStack, mediaCodecs, produce, consume, webRtcTransport, plainTransport, type ObserverStack
+	startObserverStack,
+	mediaCodecs,
+	produce,
+	consume,
+	webRtcTransport,
+	plainTransport,
+	type ObserverStack
 } from './support/observerFixtures.js';
 import { until } from './support/until.js';
 
@@ -31,7 +37,10 @@ class Truth {
 	readonly consumers = new Set<ms.Consumer>();
 
 	ids(kind: 'routers' | 'transports' | 'producers' | 'consumers'): string[] {
-		return [...this[kind]].filter((o) => !o.closed).map((o) => o.id).sort();
+		return [...this[kind]]
+			.filter((o) => !o.closed)
+			.map((o) => o.id)
+			.sort();
 	}
 }
 
@@ -103,7 +112,11 @@ function assertMatchesTruth(state: Readonly<ObservedState>, truth: Truth, stack:
 		if (consumer.closed) continue;
 		const record = state.consumers[consumer.id]!;
 		assert.equal(record.producerPaused, consumer.producerPaused, `consumer ${consumer.id} producerPaused`);
-		assert.equal(record.paused || record.producerPaused, consumer.paused || consumer.producerPaused, `consumer ${consumer.id} paused in effect`);
+		assert.equal(
+			record.paused || record.producerPaused,
+			consumer.paused || consumer.producerPaused,
+			`consumer ${consumer.id} paused in effect`
+		);
 		// mediasoup emits nothing for the consumer's own pause while its producer is paused.
 		if (exact || !consumer.producerPaused) assert.equal(record.paused, consumer.paused, `consumer ${consumer.id} paused`);
 		assert.equal(record.producerId, consumer.producerId);
@@ -173,7 +186,8 @@ test('an auto-reconnecting client comes back after the stream server restarts', 
 		assert.equal(client.connected, false);
 		await randomChurn(stack, truth, 12, 30);
 		stack.stream = await ObserverStreamServer.create({
-			socketPath: stack.socketPath, sfuObserver: stack.sfuObserver,
+			socketPath: stack.socketPath,
+			sfuObserver: stack.sfuObserver,
 			requestHandler: new ObserverRequestHandler({ sfuObserver: stack.sfuObserver })
 		});
 		await until('the client to reconnect', () => client.connected);
@@ -196,7 +210,12 @@ test('what mediasoup changes silently is re-read before a snapshot and sent as u
 		const router = await stack.pool.workers[0]!.createRouter({ mediaCodecs, appData: { roomId: 'r' } });
 		const send = await webRtcTransport(router, { roomId: 'r', peerId: 'a', direction: 'send' });
 		// A recv plain transport (not comedia): connect() sets its tuple with no event.
-		const recv = await router.createPlainTransport({ listenIp: { ip: '127.0.0.1' }, rtcpMux: true, comedia: false, appData: { roomId: 'r', peerId: 'b', direction: 'recv' } });
+		const recv = await router.createPlainTransport({
+			listenIp: { ip: '127.0.0.1' },
+			rtcpMux: true,
+			comedia: false,
+			appData: { roomId: 'r', peerId: 'b', direction: 'recv' }
+		});
 		const producer = await produce(send, 'audio', { roomId: 'r', peerId: 'a' });
 		const consumer = await consume(recv, router, producer, { roomId: 'r', peerId: 'b' });
 		await producer.pause();
@@ -208,7 +227,11 @@ test('what mediasoup changes silently is re-read before a snapshot and sent as u
 
 		await second.connect();
 		assert.deepEqual(second.state.transports[recv.id]!.tuple, {
-			localIp: '127.0.0.1', localPort: recv.tuple.localPort, remoteIp: '127.0.0.1', remotePort: 40999, protocol: 'udp'
+			localIp: '127.0.0.1',
+			localPort: recv.tuple.localPort,
+			remoteIp: '127.0.0.1',
+			remotePort: 40999,
+			protocol: 'udp'
 		});
 		assert.equal(second.state.consumers[consumer.id]!.paused, false);
 		assert.equal(second.state.consumers[consumer.id]!.producerPaused, true);

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { types as ms } from 'mediasoup';
 import type { Server } from '../server/Server.js';
-import { SyntheticPeer } from '../server/synthetic/SyntheticPeer.js';
-import { SignallingRequestError } from '../server/synthetic/SignallingClient.js';
+import { SyntheticPeer } from '../tools/synthetic/SyntheticPeer.js';
+import { SignallingRequestError } from '../tools/synthetic/SignallingClient.js';
 import { startTestServer } from './support/signallingServer.js';
 import { until } from './support/until.js';
 
@@ -50,7 +50,14 @@ test('three synthetic peers in one room send real RTP through the SFU and receiv
 		const peers: SyntheticPeer[] = [];
 		try {
 			for (let i = 1; i <= 3; i++) {
-				peers.push(await SyntheticPeer.create({ url: server.appUrl, roomId: 'synthetic-e2e', displayName: `synthetic ${i}`, videoBitrate: 300_000 }));
+				peers.push(
+					await SyntheticPeer.create({
+						url: server.appUrl,
+						roomId: 'synthetic-e2e',
+						displayName: `synthetic ${i}`,
+						videoBitrate: 300_000
+					})
+				);
 			}
 			const ids = peers.map((p) => p.peerId);
 			assert.equal(new Set(ids).size, 3);
@@ -60,10 +67,15 @@ test('three synthetic peers in one room send real RTP through the SFU and receiv
 			}
 
 			// Each peer consumes both streams of both others, and its sink receives them.
-			await until('every consumer to deliver RTP (video from a keyframe on)', () => peers.every((peer) => {
-				const consumers = [...peer.consumers.values()];
-				return consumers.length === 4 && consumers.every((c) => c.received.packets > 0 && (c.kind === 'audio' || c.received.keyFrames > 0));
-			}));
+			await until('every consumer to deliver RTP (video from a keyframe on)', () =>
+				peers.every((peer) => {
+					const consumers = [...peer.consumers.values()];
+					return (
+						consumers.length === 4 &&
+						consumers.every((c) => c.received.packets > 0 && (c.kind === 'audio' || c.received.keyFrames > 0))
+					);
+				})
+			);
 			for (const [i, peer] of peers.entries()) {
 				const consumers = [...peer.consumers.values()];
 				assert.deepEqual(new Set(consumers.map((c) => c.peerId)), new Set(ids.filter((_, j) => j !== i)));
@@ -96,19 +108,22 @@ test('three synthetic peers in one room send real RTP through the SFU and receiv
 
 			// One leaves: the others lose its two consumers and see it go; its producers close.
 			const [leaving, ...staying] = peers as [SyntheticPeer, ...SyntheticPeer[]];
-			const closedConsumers = staying.map((peer) => new Promise<string[]>((resolve) => {
-				const gone: string[] = [];
-				peer.on('consumerclosed', (c) => {
-					gone.push(c.peerId);
-					if (gone.length === 2) resolve(gone);
-				});
-			}));
+			const closedConsumers = staying.map(
+				(peer) =>
+					new Promise<string[]>((resolve) => {
+						const gone: string[] = [];
+						peer.on('consumerclosed', (c) => {
+							gone.push(c.peerId);
+							if (gone.length === 2) resolve(gone);
+						});
+					})
+			);
 			const leftProducers = [...leaving.producers.values()].map((id) => media.producers.get(id)!);
 			await leaving.close();
 			await leaving.close();
 			assert.ok(leaving.closed);
 			for (const gone of await Promise.all(closedConsumers)) assert.deepEqual(gone, [leaving.peerId, leaving.peerId]);
-			await until('the leaver\'s producers to close on the server', () => leftProducers.every((p) => p.closed));
+			await until("the leaver's producers to close on the server", () => leftProducers.every((p) => p.closed));
 			for (const peer of staying) {
 				assert.equal(peer.consumers.size, 2);
 				assert.ok(!peer.peers.has(leaving.peerId));
@@ -126,7 +141,9 @@ test('an audio-only synthetic peer produces only audio; plain transports are ref
 		try {
 			assert.deepEqual([...audioOnly.producers.keys()], ['audio']);
 			assert.equal(listener.producers.size, 0);
-			await until('the listener to receive the audio', () => [...listener.consumers.values()].some((c) => c.kind === 'audio' && c.received.packets > 10));
+			await until('the listener to receive the audio', () =>
+				[...listener.consumers.values()].some((c) => c.kind === 'audio' && c.received.packets > 10)
+			);
 			assert.equal(listener.consumers.size, 1);
 			assert.ok(media.producers.get(audioOnly.producers.get('audio')!));
 		} finally {
@@ -135,19 +152,28 @@ test('an audio-only synthetic peer produces only audio; plain transports are ref
 		}
 	});
 	await withServer(false, async (server) => {
-		await assert.rejects(SyntheticPeer.create({ url: server.appUrl, roomId: 'synthetic-off' }),
-			(error: unknown) => error instanceof SignallingRequestError && error.errorName === 'NotAllowedError');
+		await assert.rejects(
+			SyntheticPeer.create({ url: server.appUrl, roomId: 'synthetic-off' }),
+			(error: unknown) => error instanceof SignallingRequestError && error.errorName === 'NotAllowedError'
+		);
 	});
 });
 
 test('scripts/loadgen runs 2 rooms × 3 peers against the server, reports progress and a loss-free summary', async () => {
 	await withServer(true, async (server) => {
-		const child = spawn('scripts/loadgen', ['--url', server.appUrl, '--rooms', '2', '--peers', '3', '--duration', '3', '--video-kbps', '300'],
-			{ stdio: ['ignore', 'pipe', 'pipe'] });
+		const child = spawn(
+			'scripts/loadgen',
+			['--url', server.appUrl, '--rooms', '2', '--peers', '3', '--duration', '3', '--video-kbps', '300'],
+			{ stdio: ['ignore', 'pipe', 'pipe'] }
+		);
 		let stdout = '';
 		let stderr = '';
-		child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-		child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+		child.stdout.on('data', (d: Buffer) => {
+			stdout += d.toString();
+		});
+		child.stderr.on('data', (d: Buffer) => {
+			stderr += d.toString();
+		});
 		const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
 		assert.equal(code, 0, `${stdout}\n${stderr}`);
 		const summary = /^loadgen summary: (.*)$/m.exec(stdout);
@@ -165,12 +191,17 @@ test('scripts/loadgen runs 2 rooms × 3 peers against the server, reports progre
 
 test('scripts/loadgen stops on SIGINT: its peers leave and it still prints the summary', async () => {
 	await withServer(true, async (server, media) => {
-		const child = spawn('scripts/loadgen', ['--url', server.appUrl, '--rooms', '1', '--peers', '2', '--duration', '600'],
-			{ stdio: ['ignore', 'pipe', 'pipe'] });
+		const child = spawn('scripts/loadgen', ['--url', server.appUrl, '--rooms', '1', '--peers', '2', '--duration', '600'], {
+			stdio: ['ignore', 'pipe', 'pipe']
+		});
 		let stdout = '';
 		let stderr = '';
-		child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-		child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+		child.stdout.on('data', (d: Buffer) => {
+			stdout += d.toString();
+		});
+		child.stderr.on('data', (d: Buffer) => {
+			stderr += d.toString();
+		});
 		const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
 		try {
 			await until('both peers to receive each other', () => /consumers 4\/4 receiving/.test(stderr), 30_000);
@@ -182,6 +213,6 @@ test('scripts/loadgen stops on SIGINT: its peers leave and it still prints the s
 		}
 		assert.match(stdout, /^loadgen summary: rooms=1 peers=2\/2 join_failures=0 /m);
 		assert.match(stderr, /SIGINT, stopping/);
-		await until('the loadgen peers\' producers to close on the server', () => [...media.producers.values()].every((p) => p.closed));
+		await until("the loadgen peers' producers to close on the server", () => [...media.producers.values()].every((p) => p.closed));
 	});
 });

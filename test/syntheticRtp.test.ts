@@ -6,12 +6,12 @@ import path from 'node:path';
 import { once } from 'node:events';
 import * as mediasoup from 'mediasoup';
 import type { types as ms } from 'mediasoup';
-import { Vp8Stream } from '../server/synthetic/Vp8Stream.js';
-import { OpusStream } from '../server/synthetic/OpusStream.js';
-import { RtpReceiveStats } from '../server/synthetic/RtpReceiveStats.js';
-import { RtpStreamSender } from '../server/synthetic/RtpStreamSender.js';
-import { RtpSink } from '../server/synthetic/RtpSink.js';
-import { syntheticRtpCapabilities } from '../server/synthetic/syntheticRtpCapabilities.js';
+import { Vp8Stream } from '../tools/synthetic/Vp8Stream.js';
+import { OpusStream } from '../tools/synthetic/OpusStream.js';
+import { RtpReceiveStats } from '../tools/synthetic/RtpReceiveStats.js';
+import { RtpStreamSender } from '../tools/synthetic/RtpStreamSender.js';
+import { RtpSink } from '../tools/synthetic/RtpSink.js';
+import { syntheticRtpCapabilities } from '../tools/synthetic/syntheticRtpCapabilities.js';
 import { loadConfig } from '../server/config/loadConfig.js';
 import { until } from './support/until.js';
 
@@ -54,7 +54,7 @@ test('Vp8Stream: 15-bit PictureID descriptors, ≤1200-byte packets, marker on e
 	for (let i = 1; i < timestamps.length; i++) assert.equal((timestamps[i]! - timestamps[i - 1]!) >>> 0, 3000, '90 kHz at 30 fps');
 	assert.equal(stream.keyFrames, 2);
 	// Two seconds of frames carry the target bitrate's payload (within rounding).
-	assert.ok(Math.abs(bytes * 8 / 2 - 400_000) < 400_000 * 0.02, `payload bitrate ${bytes * 8 / 2}`);
+	assert.ok(Math.abs((bytes * 8) / 2 - 400_000) < 400_000 * 0.02, `payload bitrate ${(bytes * 8) / 2}`);
 	assert.ok(frames[0]!.length > frames[1]!.length, 'a keyframe is larger than an inter frame');
 });
 
@@ -66,7 +66,13 @@ test('OpusStream: one 20 ms packet per frame, 960 ticks apart, opus TOC byte', (
 	assert.ok(packets.slice(1).every((p) => (p[0]![1]! & 0x80) === 0));
 	for (let i = 1; i < 50; i++) assert.equal((packets[i]![0]!.readUInt32BE(4) - packets[i - 1]![0]!.readUInt32BE(4)) >>> 0, 960);
 	assert.equal(packets[0]![0]![12]! >> 3, 31, 'CELT fullband 20 ms');
-	assert.deepEqual(stream.rtpParameters().codecs[0], { mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2, rtcpFeedback: [] });
+	assert.deepEqual(stream.rtpParameters().codecs[0], {
+		mimeType: 'audio/opus',
+		payloadType: 100,
+		clockRate: 48000,
+		channels: 2,
+		rtcpFeedback: []
+	});
 });
 
 test('RtpReceiveStats counts loss from sequence gaps across a wrap and ignores reordering', () => {
@@ -100,8 +106,9 @@ test('RTP from RtpStreamSender is produced and consumed by a real mediasoup rout
 
 		const audio = new OpusStream();
 		const video = new Vp8Stream({ bitrate: 300_000, keyFrameIntervalMs: 500 });
-		const producers = await Promise.all([audio, video].map((stream) =>
-			sendTransport.produce({ kind: stream.kind, rtpParameters: stream.rtpParameters() })));
+		const producers = await Promise.all(
+			[audio, video].map((stream) => sendTransport.produce({ kind: stream.kind, rtpParameters: stream.rtpParameters() }))
+		);
 		const rtpCapabilities = syntheticRtpCapabilities(router.rtpCapabilities);
 		const consumers: ms.Consumer[] = [];
 		const received: RtpReceiveStats[] = [];
@@ -109,14 +116,21 @@ test('RTP from RtpStreamSender is produced and consumed by a real mediasoup rout
 			assert.ok(router.canConsume({ producerId: producer.id, rtpCapabilities }));
 			const consumer = await recvTransport.consume({ producerId: producer.id, rtpCapabilities, paused: true });
 			consumers.push(consumer);
-			received.push(sink.watch({
-				remotePort: recvTransport.tuple.localPort, ssrc: consumer.rtpParameters.encodings![0]!.ssrc!,
-				mimeType: consumer.rtpParameters.codecs[0]!.mimeType
-			}));
+			received.push(
+				sink.watch({
+					remotePort: recvTransport.tuple.localPort,
+					ssrc: consumer.rtpParameters.encodings![0]!.ssrc!,
+					mimeType: consumer.rtpParameters.codecs[0]!.mimeType
+				})
+			);
 			await consumer.resume();
 		}
 
-		sender = await RtpStreamSender.create({ ip: sendTransport.tuple.localIp, port: sendTransport.tuple.localPort, streams: [audio, video] });
+		sender = await RtpStreamSender.create({
+			ip: sendTransport.tuple.localIp,
+			port: sendTransport.tuple.localPort,
+			streams: [audio, video]
+		});
 		sender.start();
 		// comedia: the transport learns our socket as its remote tuple from the first packet.
 		await once(sendTransport, 'tuple', { signal: AbortSignal.timeout(5000) });
@@ -124,12 +138,15 @@ test('RTP from RtpStreamSender is produced and consumed by a real mediasoup rout
 
 		const byteCount = async (entity: ms.Producer | ms.Consumer, type: string) =>
 			((await entity.getStats()) as { type: string; byteCount: number }[]).find((s) => s.type === type)?.byteCount ?? 0;
-		await until('producers to receive bytes', async () =>
-			(await byteCount(producers[0]!, 'inbound-rtp')) > 2000 && (await byteCount(producers[1]!, 'inbound-rtp')) > 50_000);
-		await until('consumers to send bytes', async () =>
-			(await byteCount(consumers[0]!, 'outbound-rtp')) > 2000 && (await byteCount(consumers[1]!, 'outbound-rtp')) > 50_000);
-		await until('the sink to receive opus and VP8 with two keyframes', () =>
-			received[0]!.packets >= 25 && received[1]!.keyFrames >= 2);
+		await until(
+			'producers to receive bytes',
+			async () => (await byteCount(producers[0]!, 'inbound-rtp')) > 2000 && (await byteCount(producers[1]!, 'inbound-rtp')) > 50_000
+		);
+		await until(
+			'consumers to send bytes',
+			async () => (await byteCount(consumers[0]!, 'outbound-rtp')) > 2000 && (await byteCount(consumers[1]!, 'outbound-rtp')) > 50_000
+		);
+		await until('the sink to receive opus and VP8 with two keyframes', () => received[0]!.packets >= 25 && received[1]!.keyFrames >= 2);
 
 		const [audioIn, videoIn] = received as [RtpReceiveStats, RtpReceiveStats];
 		assert.equal(audioIn.payloadType, consumers[0]!.rtpParameters.codecs[0]!.payloadType);
@@ -142,8 +159,10 @@ test('RTP from RtpStreamSender is produced and consumed by a real mediasoup rout
 		assert.equal(sink.totals().packets, audioIn.packets + videoIn.packets);
 		assert.ok(sender.totals.packets >= audioIn.packets + videoIn.packets);
 		// RTCP both ways: our sender reports reach the producers, the consumers' reach the sink.
-		await until('sender reports from both ends', () =>
-			sender!.streams.every((s) => s.counters.senderReports >= 1) && sink.totals().rtcpPackets > 0);
+		await until(
+			'sender reports from both ends',
+			() => sender!.streams.every((s) => s.counters.senderReports >= 1) && sink.totals().rtcpPackets > 0
+		);
 	} finally {
 		sender?.close();
 		sink.close();

@@ -9,7 +9,10 @@ import { WorkerPool, type WorkerPoolObserverEvents } from '../server/sfu/WorkerP
 
 const settings = { logLevel: 'warn' as const, logTags: [], rtcMinPort: 41000, rtcMaxPort: 41999 };
 
-async function waitFor<K extends keyof WorkerPoolObserverEvents & string>(pool: WorkerPool, event: K): Promise<WorkerPoolObserverEvents[K][0]> {
+async function waitFor<K extends keyof WorkerPoolObserverEvents & string>(
+	pool: WorkerPool,
+	event: K
+): Promise<WorkerPoolObserverEvents[K][0]> {
 	const [arg] = await once(pool.observer, event, { signal: AbortSignal.timeout(10_000) });
 	return arg as WorkerPoolObserverEvents[K][0];
 }
@@ -30,7 +33,9 @@ test('a SIGKILLed worker is replaced and its death counted', async () => {
 		assert.equal(pool.workers.length, 2);
 		assert.ok(!pool.workers.some((w) => w.pid === victim.pid));
 		// The replacement is a working worker.
-		const router = await replacement.createRouter({ mediaCodecs: [{ kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 }] });
+		const router = await replacement.createRouter({
+			mediaCodecs: [{ kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 }]
+		});
 		assert.ok(router.id);
 	} finally {
 		pool.close();
@@ -92,11 +97,11 @@ async function freePorts(count: number): Promise<number> {
 /** Where a WebRtcServer listens, per its dump(): 'udp:PORT' and 'tcp:PORT'. */
 async function listening(server: { dump(): Promise<unknown> } | undefined): Promise<string[]> {
 	assert.ok(server, 'the worker has a WebRtcServer');
-	const dump = await server.dump() as { udpSockets: { port: number }[]; tcpServers: { port: number }[] };
+	const dump = (await server.dump()) as { udpSockets: { port: number }[]; tcpServers: { port: number }[] };
 	return [...dump.udpSockets.map((s) => `udp:${s.port}`), ...dump.tcpServers.map((s) => `tcp:${s.port}`)].sort();
 }
 
-test('each worker has a WebRtcServer on its slot\'s ports, and a replacement takes the dead worker\'s ports again', async () => {
+test("each worker has a WebRtcServer on its slot's ports, and a replacement takes the dead worker's ports again", async () => {
 	const base = await freePorts(2);
 	const listenInfos = (['udp', 'tcp'] as const).map((protocol) => ({ protocol, ip: '127.0.0.1', announcedIp: null, port: base }));
 	const pool = await WorkerPool.create({ numWorkers: 2, settings, webRtcServer: { listenInfos } });
@@ -104,28 +109,39 @@ test('each worker has a WebRtcServer on its slot\'s ports, and a replacement tak
 		const [first, second] = pool.workers as [ms.Worker, ms.Worker];
 		assert.deepEqual(await listening(pool.webRtcServerOf(first)), [`tcp:${base}`, `udp:${base}`]);
 		assert.deepEqual(await listening(pool.webRtcServerOf(second)), [`tcp:${base + 1}`, `udp:${base + 1}`]);
-		const router = await second.createRouter({ mediaCodecs: [{ kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 }] });
-		const transport = await router.createWebRtcTransport({ webRtcServer: pool.webRtcServerOf(second)!, enableUdp: true, enableTcp: true });
+		const router = await second.createRouter({
+			mediaCodecs: [{ kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 }]
+		});
+		const transport = await router.createWebRtcTransport({
+			webRtcServer: pool.webRtcServerOf(second)!,
+			enableUdp: true,
+			enableTcp: true
+		});
 		assert.deepEqual(transport.iceCandidates.map((c) => `${c.protocol}:${c.port}`).sort(), [`tcp:${base + 1}`, `udp:${base + 1}`]);
 
 		const replaced = waitFor(pool, 'newworker');
 		process.kill(second.pid, 'SIGKILL');
 		const replacement = (await replaced)!;
-		assert.equal(pool.webRtcServerOf(second), undefined, 'the dead worker\'s server is forgotten');
+		assert.equal(pool.webRtcServerOf(second), undefined, "the dead worker's server is forgotten");
 		assert.deepEqual(await listening(pool.webRtcServerOf(replacement)), [`tcp:${base + 1}`, `udp:${base + 1}`]);
 	} finally {
 		pool.close();
 	}
 });
 
-test('a worker whose WebRtcServer cannot listen fails the pool\'s start with the reason', async () => {
+test("a worker whose WebRtcServer cannot listen fails the pool's start with the reason", async () => {
 	const base = await freePorts(1);
 	const taken = dgram.createSocket('udp4');
 	await new Promise<void>((resolve) => taken.bind(base, '127.0.0.1', () => resolve()));
 	try {
-		await assert.rejects(WorkerPool.create({
-			numWorkers: 1, settings, webRtcServer: { listenInfos: [{ protocol: 'udp', ip: '127.0.0.1', announcedIp: null, port: base }] }
-		}), /^Error: worker 0: cannot listen for media: .*address already in use/i);
+		await assert.rejects(
+			WorkerPool.create({
+				numWorkers: 1,
+				settings,
+				webRtcServer: { listenInfos: [{ protocol: 'udp', ip: '127.0.0.1', announcedIp: null, port: base }] }
+			}),
+			/^Error: worker 0: cannot listen for media: .*address already in use/i
+		);
 	} finally {
 		taken.close();
 	}

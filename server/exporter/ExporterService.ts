@@ -1,11 +1,11 @@
-import { Logger } from '../Logger.js';
+import { Logger } from '../base/Logger.js';
 import { ObserverStreamClient } from '../stream/ObserverStreamClient.js';
 import { Exporter } from './Exporter.js';
 import type { ExporterOptions } from './ExporterOptions.js';
 import { MetricsHttpServer } from './MetricsHttpServer.js';
 import { MetricsAccessControl } from './http/MetricsAccessControl.js';
 import { TlsCredentials } from './http/TlsCredentials.js';
-import type { ReverseDnsCache } from './ReverseDnsCache.js';
+import type { ReverseDnsCache } from './labels/ReverseDnsCache.js';
 
 const logger = new Logger('ExporterService');
 
@@ -34,7 +34,14 @@ export class ExporterService {
 	readonly httpServer: MetricsHttpServer;
 	#closed = false;
 
-	static async create({ socketPath, ip, port, options, requireConnection = true, dns }: ExporterServiceOptions): Promise<ExporterService> {
+	static async create({
+		socketPath,
+		ip,
+		port,
+		options,
+		requireConnection = true,
+		dns
+	}: ExporterServiceOptions): Promise<ExporterService> {
 		// Requests end with the scrape anyway; the client's own timeout is only a backstop.
 		const client = new ObserverStreamClient({ socketPath, autoReconnect: true, requestTimeoutMs: options.scrapeTimeoutMs + 1000 });
 		const exporter = new Exporter({ source: client, options, dns });

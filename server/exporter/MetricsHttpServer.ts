@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import express from 'express';
-import { Logger } from '../Logger.js';
+import { Logger } from '../base/Logger.js';
 import { listeningUrl, startListening, stopListening } from '../http/HttpListener.js';
 import type { LeasedScrapeResult } from './Exporter.js';
 import type { MetricsAccessControl } from './http/MetricsAccessControl.js';
@@ -92,7 +92,8 @@ export class MetricsHttpServer {
 				(error: Error) => {
 					logger.error('scrape failed: %s', error.stack ?? error.message);
 					res.status(500).type('text/plain').send('scrape failed\n');
-				});
+				}
+			);
 		});
 		if (tls) {
 			const httpsServer = https.createServer(tls.serverOptions(), app);

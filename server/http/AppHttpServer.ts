@@ -2,7 +2,7 @@ import http from 'node:http';
 import path from 'node:path';
 import fs from 'node:fs';
 import express from 'express';
-import { Logger } from '../Logger.js';
+import { Logger } from '../base/Logger.js';
 import { listeningUrl, startListening, stopListening } from './HttpListener.js';
 
 const logger = new Logger('AppHttpServer');

@@ -4,8 +4,8 @@
  * the SFU classes (and can be tested against anything with these shapes).
  */
 import type { types as ms } from 'mediasoup';
-import type { TypedEmitter } from '../TypedEmitter.js';
-import type { ServerCounters } from '../stream/protocol.js';
+import type { TypedEmitter } from '../base/TypedEmitter.js';
+import type { ServerCounters } from '../sfu/MeetingCounters.js';
 
 export type ClientType = 'browser' | 'synthetic';
 

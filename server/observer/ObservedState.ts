@@ -131,7 +131,16 @@ export type EntityKind = keyof EntityKinds;
 /** The whole state; maps keyed by id (workers by pid, as a string). */
 export type ObservedState = { [K in EntityKind as `${K}s`]: Record<string, EntityKinds[K]> };
 
-export const ENTITY_KINDS = ['worker', 'webRtcServer', 'router', 'room', 'peer', 'transport', 'producer', 'consumer'] as const satisfies readonly EntityKind[];
+export const ENTITY_KINDS = [
+	'worker',
+	'webRtcServer',
+	'router',
+	'room',
+	'peer',
+	'transport',
+	'producer',
+	'consumer'
+] as const satisfies readonly EntityKind[];
 
 export function emptyState(): ObservedState {
 	return { workers: {}, webRtcServers: {}, routers: {}, rooms: {}, peers: {}, transports: {}, producers: {}, consumers: {} };
@@ -139,9 +148,7 @@ export function emptyState(): ObservedState {
 
 /** One change to the state. `add` and `update` carry the whole new record; `remove` only the id. */
 export type StateChange = {
-	[K in EntityKind]:
-		| { op: 'add' | 'update'; entity: K; id: string; record: EntityKinds[K] }
-		| { op: 'remove'; entity: K; id: string }
+	[K in EntityKind]: { op: 'add' | 'update'; entity: K; id: string; record: EntityKinds[K] } | { op: 'remove'; entity: K; id: string };
 }[EntityKind];
 
 /** The key of an entity kind's map in ObservedState ('consumer' → 'consumers'). */

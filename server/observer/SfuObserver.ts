@@ -1,12 +1,22 @@
 import type { EventEmitter } from 'node:events';
 import * as mediasoup from 'mediasoup';
 import type { types as ms } from 'mediasoup';
-import { Logger } from '../Logger.js';
-import { TypedEmitter } from '../TypedEmitter.js';
+import { Logger } from '../base/Logger.js';
+import { TypedEmitter } from '../base/TypedEmitter.js';
 import {
-	emptyState, copyState, applyStateChange, collectionOf,
-	type ObservedState, type EntityKind, type EntityKinds, type StateChange, type TupleRecord,
-	type ProducerScoreRecord, type ConsumerRecord, type TransportRecord, type ListenRecord
+	emptyState,
+	copyState,
+	applyStateChange,
+	collectionOf,
+	type ObservedState,
+	type EntityKind,
+	type EntityKinds,
+	type StateChange,
+	type TupleRecord,
+	type ProducerScoreRecord,
+	type ConsumerRecord,
+	type TransportRecord,
+	type ListenRecord
 } from './ObservedState.js';
 import type { ObservedMeetingServer, ObservedPeer, ObservedRoom, ObservedWorkerPool, ActiveSpeaker } from './ObservedSources.js';
 
@@ -49,7 +59,12 @@ type Listener = (...args: any[]) => void;
 export class SfuObserver extends TypedEmitter<SfuObserverEvents> {
 	readonly #state: ObservedState = emptyState();
 	readonly #objects: { [K in keyof MediasoupObjects]: Map<string, MediasoupObjects[K]> } = {
-		worker: new Map(), webRtcServer: new Map(), router: new Map(), transport: new Map(), producer: new Map(), consumer: new Map()
+		worker: new Map(),
+		webRtcServer: new Map(),
+		router: new Map(),
+		transport: new Map(),
+		producer: new Map(),
+		consumer: new Map()
 	};
 	/** Listener removers per observed emitter, run on close() (dead emitters just drop theirs). */
 	readonly #disposers = new Map<object, (() => void)[]>();
@@ -113,7 +128,7 @@ export class SfuObserver extends TypedEmitter<SfuObserverEvents> {
 	#listen(emitter: EventEmitter, event: string, fn: Listener): void {
 		emitter.on(event, fn);
 		let list = this.#disposers.get(emitter);
-		if (!list) this.#disposers.set(emitter, list = []);
+		if (!list) this.#disposers.set(emitter, (list = []));
 		list.push(() => emitter.off(event, fn));
 	}
 
@@ -140,8 +155,9 @@ export class SfuObserver extends TypedEmitter<SfuObserverEvents> {
 	#update<K extends EntityKind>(entity: K, id: string, patch: Partial<EntityKinds[K]>): void {
 		const old = this.#get(entity, id);
 		if (!old) return;
-		const changed = (Object.keys(patch) as (keyof EntityKinds[K])[])
-			.some((key) => JSON.stringify(old[key]) !== JSON.stringify(patch[key]));
+		const changed = (Object.keys(patch) as (keyof EntityKinds[K])[]).some(
+			(key) => JSON.stringify(old[key]) !== JSON.stringify(patch[key])
+		);
 		if (!changed) return;
 		this.#apply({ op: 'update', entity, id, record: { ...old, ...patch } } as StateChange);
 	}
@@ -212,9 +228,12 @@ export class SfuObserver extends TypedEmitter<SfuObserverEvents> {
 		const direction = appData.direction === 'send' || appData.direction === 'recv' ? appData.direction : null;
 		this.#objects.transport.set(id, transport);
 		this.#add('transport', id, {
-			id, type: transportType(transport), routerId,
+			id,
+			type: transportType(transport),
+			routerId,
 			roomId: stringOrNull(appData.roomId) ?? this.#get('router', routerId)?.roomId ?? null,
-			peerId: stringOrNull(appData.peerId), direction,
+			peerId: stringOrNull(appData.peerId),
+			direction,
 			...transportState(transport),
 			createdAt: Date.now()
 		});
@@ -248,8 +267,10 @@ export class SfuObserver extends TypedEmitter<SfuObserverEvents> {
 		const transport = this.#get('transport', transportId);
 		this.#objects.producer.set(id, producer);
 		this.#add('producer', id, {
-			id, ...streamOwner(producer.appData, transportId, transport),
-			kind: producer.kind, type: producer.type,
+			id,
+			...streamOwner(producer.appData, transportId, transport),
+			kind: producer.kind,
+			type: producer.type,
 			mimeType: producer.rtpParameters.codecs[0]?.mimeType ?? '',
 			clockRate: producer.rtpParameters.codecs[0]?.clockRate ?? 0,
 			paused: producer.paused,
@@ -275,9 +296,11 @@ export class SfuObserver extends TypedEmitter<SfuObserverEvents> {
 		const transport = this.#get('transport', transportId);
 		this.#objects.consumer.set(id, consumer);
 		this.#add('consumer', id, {
-			id, ...streamOwner(consumer.appData, transportId, transport),
+			id,
+			...streamOwner(consumer.appData, transportId, transport),
 			producerId: consumer.producerId,
-			kind: consumer.kind, type: consumer.type,
+			kind: consumer.kind,
+			type: consumer.type,
 			mimeType: consumer.rtpParameters.codecs[0]?.mimeType ?? '',
 			clockRate: consumer.rtpParameters.codecs[0]?.clockRate ?? 0,
 			...consumerState(consumer),
@@ -309,8 +332,12 @@ export class SfuObserver extends TypedEmitter<SfuObserverEvents> {
 		const id = room.id;
 		if (this.#closed || this.#get('room', id)) return;
 		this.#add('room', id, {
-			id, routerId: room.router.id, workerPid: room.workerPid, createdAt: room.createdAt,
-			activeSpeakerPeerId: null, activeSpeakerChanges: 0
+			id,
+			routerId: room.router.id,
+			workerPid: room.workerPid,
+			createdAt: room.createdAt,
+			activeSpeakerPeerId: null,
+			activeSpeakerChanges: 0
 		});
 		this.#listen(room.observer, 'newpeer', (peer: ObservedPeer) => this.#addPeer(peer));
 		this.#listen(room.observer, 'activespeaker', ({ peerId }: ActiveSpeaker) => {
@@ -333,8 +360,12 @@ export class SfuObserver extends TypedEmitter<SfuObserverEvents> {
 		const id = peer.id;
 		if (this.#get('peer', id)) return;
 		this.#add('peer', id, {
-			id, roomId: peer.roomId, displayName: peer.displayName, userAgent: peer.userAgent,
-			clientType: peer.clientType, joinedAt: peer.joinedAt
+			id,
+			roomId: peer.roomId,
+			displayName: peer.displayName,
+			userAgent: peer.userAgent,
+			clientType: peer.clientType,
+			joinedAt: peer.joinedAt
 		});
 		this.#listen(peer.observer, 'clienttypechange', (clientType: 'browser' | 'synthetic') => {
 			this.#update('peer', id, { clientType });
@@ -350,8 +381,11 @@ export class SfuObserver extends TypedEmitter<SfuObserverEvents> {
  * Where a producer or consumer belongs: its own appData first, else its transport's record (a
  * transport made outside the meeting server carries no appData of ours).
  */
-function streamOwner(appData: Record<string, unknown>, transportId: string, transport: TransportRecord | undefined):
-	{ transportId: string; routerId: string; roomId: string | null; peerId: string | null } {
+function streamOwner(
+	appData: Record<string, unknown>,
+	transportId: string,
+	transport: TransportRecord | undefined
+): { transportId: string; routerId: string; roomId: string | null; peerId: string | null } {
 	return {
 		transportId,
 		routerId: transport?.routerId ?? '',
@@ -363,9 +397,10 @@ function streamOwner(appData: Record<string, unknown>, transportId: string, tran
 /** The sockets of a WebRtcServer's dump(): `udpSockets` and `tcpServers`, each `{ ip, port }`. */
 function listenRecords(dump: unknown): ListenRecord[] {
 	const { udpSockets, tcpServers } = (dump ?? {}) as { udpSockets?: unknown; tcpServers?: unknown };
-	const of = (protocol: 'udp' | 'tcp', list: unknown): ListenRecord[] => (Array.isArray(list) ? list : [])
-		.filter((s): s is { ip: string; port: number } => typeof s?.ip === 'string' && typeof s?.port === 'number')
-		.map(({ ip, port }) => ({ protocol, ip, port }));
+	const of = (protocol: 'udp' | 'tcp', list: unknown): ListenRecord[] =>
+		(Array.isArray(list) ? list : [])
+			.filter((s): s is { ip: string; port: number } => typeof s?.ip === 'string' && typeof s?.port === 'number')
+			.map(({ ip, port }) => ({ protocol, ip, port }));
 	return [...of('udp', udpSockets), ...of('tcp', tcpServers)];
 }
 
@@ -384,13 +419,19 @@ function tupleRecord(tuple: ms.TransportTuple | undefined): TupleRecord | null {
 	// A comedia plain transport knows only its local side until the first packet arrives.
 	if (!tuple || tuple.remoteIp === undefined || tuple.remotePort === undefined) return null;
 	return {
-		localIp: tuple.localIp, localPort: tuple.localPort,
-		remoteIp: tuple.remoteIp, remotePort: tuple.remotePort,
+		localIp: tuple.localIp,
+		localPort: tuple.localPort,
+		remoteIp: tuple.remoteIp,
+		remotePort: tuple.remotePort,
 		protocol: tuple.protocol
 	};
 }
 
-function transportState(transport: ms.Transport): { iceState: EntityKinds['transport']['iceState']; dtlsState: EntityKinds['transport']['dtlsState']; tuple: TupleRecord | null } {
+function transportState(transport: ms.Transport): {
+	iceState: EntityKinds['transport']['iceState'];
+	dtlsState: EntityKinds['transport']['dtlsState'];
+	tuple: TupleRecord | null;
+} {
 	if (transport instanceof mediasoup.types.WebRtcTransport) {
 		return { iceState: transport.iceState, dtlsState: transport.dtlsState, tuple: tupleRecord(transport.iceSelectedTuple) };
 	}
@@ -412,7 +453,9 @@ function layers(value: ms.ConsumerLayers | undefined): ConsumerRecord['preferred
 		: { spatialLayer: value.spatialLayer };
 }
 
-function consumerState(consumer: ms.Consumer): Pick<ConsumerRecord, 'paused' | 'producerPaused' | 'score' | 'preferredLayers' | 'currentLayers'> {
+function consumerState(
+	consumer: ms.Consumer
+): Pick<ConsumerRecord, 'paused' | 'producerPaused' | 'score' | 'preferredLayers' | 'currentLayers'> {
 	const { score, producerScore, producerScores: scores } = consumer.score;
 	return {
 		paused: consumer.paused,

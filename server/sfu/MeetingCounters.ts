@@ -1,5 +1,29 @@
-import type { ServerCounters } from '../stream/protocol.js';
-import type { MediaKind } from '../signalling/contract.js';
+import type { MediaKind } from '../contract/signalling.js';
+
+/** Counters the server keeps since start (monotonic) plus a few live gauges. */
+export type ServerCounters = {
+	workerDeaths: number;
+	roomsCreated: number;
+	roomsClosed: number;
+	joins: number;
+	leaves: number;
+	activeSpeakerChanges: number;
+	connectedSockets: number;
+	/** config.room.maxPeers: the most peers a room admits (a setting, not a count; for alerting on full rooms). */
+	roomMaxPeers: number;
+	/** requests[method][result] where result is 'ok' or an error name */
+	requests: Record<string, Record<string, number>>;
+	/** Request latency histogram per method; `bucketCounts[i]` counts requests ≤ `bucketsSeconds[i]` (cumulative). */
+	requestLatency: {
+		bucketsSeconds: number[];
+		byMethod: Record<string, { bucketCounts: number[]; sumSeconds: number; count: number }>;
+	};
+	/** produce / consume attempts by kind and outcome */
+	produce: Record<'audio' | 'video', { attempts: number; successes: number; failures: number }>;
+	consume: Record<'audio' | 'video', { attempts: number; successes: number; failures: number }>;
+	/** Inbound messages refused at the edge, by reason (e.g. 'rate_limit', 'payload_too_large'). */
+	rejectedMessages: Record<string, number>;
+};
 
 /** Request latency buckets (seconds), as in prom-client's defaults plus 1 ms / 2.5 ms / 10 s. */
 export const REQUEST_LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
@@ -31,7 +55,15 @@ export class MeetingCounters {
 	 * `methods` start at zero (result 'ok'), so their series exist before the first request and
 	 * Prometheus's rate() sees the first step instead of a series appearing at 1.
 	 */
-	constructor({ workerDeaths, roomMaxPeers, methods = [] }: { workerDeaths: () => number; roomMaxPeers: number; methods?: readonly string[] }) {
+	constructor({
+		workerDeaths,
+		roomMaxPeers,
+		methods = []
+	}: {
+		workerDeaths: () => number;
+		roomMaxPeers: number;
+		methods?: readonly string[];
+	}) {
 		this.#workerDeaths = workerDeaths;
 		this.#roomMaxPeers = roomMaxPeers;
 		for (const method of methods) {
@@ -55,10 +87,10 @@ export class MeetingCounters {
 	/** One answered request: `result` is 'ok' or the error name. */
 	request(method: string, result: string, seconds: number): void {
 		let byResult = this.#requests.get(method);
-		if (!byResult) this.#requests.set(method, byResult = new Map());
+		if (!byResult) this.#requests.set(method, (byResult = new Map()));
 		byResult.set(result, (byResult.get(result) ?? 0) + 1);
 		let latency = this.#latency.get(method);
-		if (!latency) this.#latency.set(method, latency = emptyLatency());
+		if (!latency) this.#latency.set(method, (latency = emptyLatency()));
 		REQUEST_LATENCY_BUCKETS.forEach((le, i) => {
 			if (seconds <= le) latency.bucketCounts[i]!++;
 		});
@@ -82,7 +114,8 @@ export class MeetingCounters {
 		const requests: ServerCounters['requests'] = {};
 		for (const [method, byResult] of this.#requests) requests[method] = Object.fromEntries(byResult);
 		const byMethod: ServerCounters['requestLatency']['byMethod'] = {};
-		for (const [method, l] of this.#latency) byMethod[method] = { bucketCounts: [...l.bucketCounts], sumSeconds: l.sumSeconds, count: l.count };
+		for (const [method, l] of this.#latency)
+			byMethod[method] = { bucketCounts: [...l.bucketCounts], sumSeconds: l.sumSeconds, count: l.count };
 		return {
 			workerDeaths: this.#workerDeaths(),
 			...this.#events,

@@ -2,12 +2,20 @@ import { randomUUID } from 'node:crypto';
 import type { types as ms } from 'mediasoup';
 import type { Config } from '../../config/configSchema.js';
 import type {
-	ConsumerLayers, DtlsParameters, IceParameters, MediaKind, NotificationMessage, Notifications,
-	PlainTransportOptions, RtpCapabilities, RtpParameters, TransportOptions
-} from '../signalling/contract.js';
-import { BadRequestError, NotAllowedError, NotFoundError, NotJoinedError } from '../signalling/RequestError.js';
-import { Logger } from '../Logger.js';
-import { TypedEmitter } from '../TypedEmitter.js';
+	ConsumerLayers,
+	DtlsParameters,
+	IceParameters,
+	MediaKind,
+	NotificationMessage,
+	Notifications,
+	PlainTransportOptions,
+	RtpCapabilities,
+	RtpParameters,
+	TransportOptions
+} from '../contract/signalling.js';
+import { InvalidMediaError, NotPermittedError, PeerClosedError, UnknownIdError } from '../base/errors.js';
+import { Logger } from '../base/Logger.js';
+import { TypedEmitter } from '../base/TypedEmitter.js';
 import type { MeetingCounters } from './MeetingCounters.js';
 
 const logger = new Logger('Peer');
@@ -37,7 +45,7 @@ export type PeerObserverEvents = {
 
 /**
  * `connected`, `mids` and `ssrcs` mirror what the worker would refuse (a second connect, a MID or
- * SSRC taken on the transport), so those are the client's BadRequestError, not a ServerError.
+ * SSRC taken on the transport), so those are the client's InvalidMediaError, not a server failure.
  */
 type TransportEntry = (
 	| { type: 'webrtc'; direction: Direction; transport: ms.WebRtcTransport }
@@ -88,7 +96,17 @@ export class Peer extends TypedEmitter<PeerEvents> {
 		return new Peer(options);
 	}
 
-	private constructor({ roomId, displayName, userAgent, rtpCapabilities, router, webRtcServer, webRtcTransportSettings, counters, notify }: PeerOptions) {
+	private constructor({
+		roomId,
+		displayName,
+		userAgent,
+		rtpCapabilities,
+		router,
+		webRtcServer,
+		webRtcTransportSettings,
+		counters,
+		notify
+	}: PeerOptions) {
 		super();
 		this.roomId = roomId;
 		this.displayName = displayName;
@@ -125,7 +143,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
 	async createWebRtcTransport({ direction, forceTcp = false }: { direction: Direction; forceTcp?: boolean }): Promise<TransportOptions> {
 		this.#assertCanAddTransport();
 		const s = this.#settings;
-		if (forceTcp && !s.enableTcp) throw new NotAllowedError('data.forceTcp: TCP is disabled on this server');
+		if (forceTcp && !s.enableTcp) throw new NotPermittedError('data.forceTcp: TCP is disabled on this server');
 		const transport = await this.#router.createWebRtcTransport({
 			...(this.#webRtcServer
 				? { webRtcServer: this.#webRtcServer }
@@ -157,7 +175,7 @@ export class Peer extends TypedEmitter<PeerEvents> {
 
 	async connectWebRtcTransport({ transportId, dtlsParameters }: { transportId: string; dtlsParameters: DtlsParameters }): Promise<void> {
 		const entry = this.#transport(transportId);
-		if (entry.type !== 'webrtc') throw new BadRequestError('data.transportId: not a WebRTC transport');
+		if (entry.type !== 'webrtc') throw new InvalidMediaError('data.transportId: not a WebRTC transport');
 		await connectOnce(entry, () => entry.transport.connect({ dtlsParameters }));
 	}
 
@@ -183,12 +201,24 @@ export class Peer extends TypedEmitter<PeerEvents> {
 		return { id: transport.id, ip: transport.tuple.localIp, port: transport.tuple.localPort };
 	}
 
-	async connectPlainTransport({ transportId, ip, port, rtcpPort }: { transportId: string; ip: string; port: number; rtcpPort?: number }): Promise<void> {
+	async connectPlainTransport({
+		transportId,
+		ip,
+		port,
+		rtcpPort
+	}: {
+		transportId: string;
+		ip: string;
+		port: number;
+		rtcpPort?: number;
+	}): Promise<void> {
 		const entry = this.#transport(transportId);
-		if (entry.type !== 'plain') throw new BadRequestError('data.transportId: not a plain transport');
-		if (entry.direction !== 'recv') throw new BadRequestError('data.transportId: a send plain transport learns its remote address itself (comedia)');
+		if (entry.type !== 'plain') throw new InvalidMediaError('data.transportId: not a plain transport');
+		if (entry.direction !== 'recv')
+			throw new InvalidMediaError('data.transportId: a send plain transport learns its remote address itself (comedia)');
 		// All plain transports here multiplex RTCP with RTP; the worker would refuse a separate port.
-		if (rtcpPort !== undefined && rtcpPort !== port) throw new BadRequestError('data.rtcpPort: plain transports use rtcp-mux; leave rtcpPort out');
+		if (rtcpPort !== undefined && rtcpPort !== port)
+			throw new InvalidMediaError('data.rtcpPort: plain transports use rtcp-mux; leave rtcpPort out');
 		const { transport } = entry;
 		await connectOnce(entry, () => transport.connect({ ip, port }));
 	}
@@ -199,16 +229,27 @@ export class Peer extends TypedEmitter<PeerEvents> {
 		this.emit('@recvtransportready');
 	}
 
-	async produce({ transportId, kind, rtpParameters, paused = false }: {
-		transportId: string; kind: MediaKind; rtpParameters: RtpParameters; paused?: boolean;
+	async produce({
+		transportId,
+		kind,
+		rtpParameters,
+		paused = false
+	}: {
+		transportId: string;
+		kind: MediaKind;
+		rtpParameters: RtpParameters;
+		paused?: boolean;
 	}): Promise<string> {
 		const entry = this.#transport(transportId);
-		if (entry.direction !== 'send') throw new BadRequestError('data.transportId: not a send transport');
-		if (this.#producers.size >= MAX_PRODUCERS_PER_PEER) throw new NotAllowedError(`at most ${MAX_PRODUCERS_PER_PEER} producers per peer`);
+		if (entry.direction !== 'send') throw new InvalidMediaError('data.transportId: not a send transport');
+		if (this.#producers.size >= MAX_PRODUCERS_PER_PEER)
+			throw new NotPermittedError(`at most ${MAX_PRODUCERS_PER_PEER} producers per peer`);
 		assertCodecsOfKind(kind, rtpParameters);
 		const { mids, ssrcs } = streamIdsOf(rtpParameters);
-		if (mids.some((mid) => entry.mids.has(mid))) throw new BadRequestError('data.rtpParameters.mid: already used by another producer on this transport');
-		if (ssrcs.some((ssrc) => entry.ssrcs.has(ssrc))) throw new BadRequestError('data.rtpParameters.encodings: an SSRC already used by another producer on this transport');
+		if (mids.some((mid) => entry.mids.has(mid)))
+			throw new InvalidMediaError('data.rtpParameters.mid: already used by another producer on this transport');
+		if (ssrcs.some((ssrc) => entry.ssrcs.has(ssrc)))
+			throw new InvalidMediaError('data.rtpParameters.encodings: an SSRC already used by another producer on this transport');
 		this.#counters.produce(kind, 'attempt');
 		let producer: ms.Producer;
 		try {
@@ -232,7 +273,10 @@ export class Peer extends TypedEmitter<PeerEvents> {
 		this.#producers.set(producer.id, producer);
 		producer.on('transportclose', () => this.#producers.delete(producer.id));
 		producer.on('score', (score: ms.ProducerScore[]) => {
-			this.notify('producerScore', { producerId: producer.id, score: score.map(({ ssrc, rid, score: s }) => ({ ssrc, ...(rid !== undefined ? { rid } : {}), score: s })) });
+			this.notify('producerScore', {
+				producerId: producer.id,
+				score: score.map(({ ssrc, rid, score: s }) => ({ ssrc, ...(rid !== undefined ? { rid } : {}), score: s }))
+			});
 		});
 		this.emit('@newproducer', producer);
 		return producer.id;
@@ -268,7 +312,9 @@ export class Peer extends TypedEmitter<PeerEvents> {
 		let consumer: ms.Consumer;
 		try {
 			consumer = await entry.transport.consume({
-				producerId: producer.id, rtpCapabilities: this.rtpCapabilities, paused: true,
+				producerId: producer.id,
+				rtpCapabilities: this.rtpCapabilities,
+				paused: true,
 				appData: { peerId: this.id, roomId: this.roomId }
 			});
 		} catch (error) {
@@ -348,42 +394,49 @@ export class Peer extends TypedEmitter<PeerEvents> {
 		consumer.on('producerclose', closed);
 		consumer.on('producerpause', () => this.notify('consumerPaused', { consumerId }));
 		consumer.on('producerresume', () => this.notify('consumerResumed', { consumerId }));
-		consumer.on('score', ({ score, producerScore }: ms.ConsumerScore) => this.notify('consumerScore', { consumerId, score, producerScore }));
+		consumer.on('score', ({ score, producerScore }: ms.ConsumerScore) =>
+			this.notify('consumerScore', { consumerId, score, producerScore })
+		);
 		consumer.on('layerschange', (layers?: ms.ConsumerLayers) => {
-			this.notify('consumerLayersChanged', { consumerId, spatialLayer: layers?.spatialLayer ?? null, temporalLayer: layers?.temporalLayer ?? null });
+			this.notify('consumerLayersChanged', {
+				consumerId,
+				spatialLayer: layers?.spatialLayer ?? null,
+				temporalLayer: layers?.temporalLayer ?? null
+			});
 		});
 	}
 
 	#assertOpen(): void {
-		if (this.#closed) throw new NotJoinedError('the peer left while the request was running');
+		if (this.#closed) throw new PeerClosedError('the peer left while the request was running');
 	}
 
 	#assertCanAddTransport(): void {
 		this.#assertOpen();
-		if (this.#transports.size >= MAX_TRANSPORTS_PER_PEER) throw new NotAllowedError(`at most ${MAX_TRANSPORTS_PER_PEER} transports per peer`);
+		if (this.#transports.size >= MAX_TRANSPORTS_PER_PEER)
+			throw new NotPermittedError(`at most ${MAX_TRANSPORTS_PER_PEER} transports per peer`);
 	}
 
 	#transport(transportId: string): TransportEntry {
 		const entry = this.#transports.get(transportId);
-		if (!entry) throw new NotFoundError('data.transportId: no such transport of this peer');
+		if (!entry) throw new UnknownIdError('data.transportId: no such transport of this peer');
 		return entry;
 	}
 
 	#webRtcTransport(transportId: string): ms.WebRtcTransport {
 		const entry = this.#transport(transportId);
-		if (entry.type !== 'webrtc') throw new BadRequestError('data.transportId: not a WebRTC transport');
+		if (entry.type !== 'webrtc') throw new InvalidMediaError('data.transportId: not a WebRTC transport');
 		return entry.transport;
 	}
 
 	#producer(producerId: string): ms.Producer {
 		const producer = this.#producers.get(producerId);
-		if (!producer) throw new NotFoundError('data.producerId: no such producer of this peer');
+		if (!producer) throw new UnknownIdError('data.producerId: no such producer of this peer');
 		return producer;
 	}
 
 	#consumer(consumerId: string): ms.Consumer {
 		const consumer = this.#consumers.get(consumerId);
-		if (!consumer) throw new NotFoundError('data.consumerId: no such consumer of this peer');
+		if (!consumer) throw new UnknownIdError('data.consumerId: no such consumer of this peer');
 		return consumer;
 	}
 }
@@ -394,7 +447,7 @@ function freshTransportState(): { connected: boolean; mids: Set<string>; ssrcs: 
 
 /** The worker refuses a second connect with an error that names no cause: say it here. */
 async function connectOnce(entry: TransportEntry, connect: () => Promise<void>): Promise<void> {
-	if (entry.connected) throw new BadRequestError('data.transportId: already connected');
+	if (entry.connected) throw new InvalidMediaError('data.transportId: already connected');
 	entry.connected = true;
 	try {
 		await connect();
@@ -415,7 +468,7 @@ async function whileOpen<T>(object: { closed: boolean }, field: string, run: () 
 		// mediasoup emits the worker's notifications (e.g. `producerclose`) on setImmediate but
 		// settles responses at once: let a close the worker announced before its refusal land first.
 		if (!object.closed) await new Promise((resolve) => setImmediate(resolve));
-		if (object.closed) throw new NotFoundError(`${field}: closed meanwhile`);
+		if (object.closed) throw new UnknownIdError(`${field}: closed meanwhile`);
 		throw error;
 	}
 }
@@ -424,7 +477,7 @@ async function whileOpen<T>(object: { closed: boolean }, field: string, run: () 
 function streamIdsOf(rtpParameters: RtpParameters): { mids: string[]; ssrcs: number[] } {
 	const mids = typeof rtpParameters.mid === 'string' && rtpParameters.mid !== '' ? [rtpParameters.mid] : [];
 	const ssrcs = new Set<number>();
-	for (const encoding of Array.isArray(rtpParameters.encodings) ? rtpParameters.encodings as unknown[] : []) {
+	for (const encoding of Array.isArray(rtpParameters.encodings) ? (rtpParameters.encodings as unknown[]) : []) {
 		const e = encoding as { ssrc?: unknown; rtx?: { ssrc?: unknown } } | null;
 		if (typeof e?.ssrc === 'number') ssrcs.add(e.ssrc);
 		if (typeof e?.rtx?.ssrc === 'number') ssrcs.add(e.rtx.ssrc);
@@ -438,7 +491,7 @@ function assertCodecsOfKind(kind: MediaKind, rtpParameters: RtpParameters): void
 	rtpParameters.codecs.forEach((codec: unknown, i) => {
 		const mimeType = (codec as { mimeType?: unknown } | null)?.mimeType;
 		if (typeof mimeType === 'string' && !mimeType.toLowerCase().startsWith(`${kind}/`)) {
-			throw new BadRequestError(`data.rtpParameters.codecs[${i}].mimeType: not an ${kind} codec`);
+			throw new InvalidMediaError(`data.rtpParameters.codecs[${i}].mimeType: not an ${kind} codec`);
 		}
 	});
 }

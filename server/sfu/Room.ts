@@ -1,9 +1,9 @@
 import type { types as ms } from 'mediasoup';
 import type { Config } from '../../config/configSchema.js';
-import type { NotificationMessage, RtpCapabilities } from '../signalling/contract.js';
-import { RoomFullError, ServerError } from '../signalling/RequestError.js';
-import { Logger } from '../Logger.js';
-import { TypedEmitter } from '../TypedEmitter.js';
+import type { NotificationMessage, RtpCapabilities } from '../contract/signalling.js';
+import { RoomCapacityError, RoomClosedError } from '../base/errors.js';
+import { Logger } from '../base/Logger.js';
+import { TypedEmitter } from '../base/TypedEmitter.js';
 import type { MeetingCounters } from './MeetingCounters.js';
 import { Peer } from './Peer.js';
 
@@ -62,7 +62,10 @@ export class Room extends TypedEmitter<RoomEvents> {
 		});
 		let activeSpeakerObserver: ms.ActiveSpeakerObserver;
 		try {
-			activeSpeakerObserver = await router.createActiveSpeakerObserver({ interval: ACTIVE_SPEAKER_INTERVAL_MS, appData: { roomId: id } });
+			activeSpeakerObserver = await router.createActiveSpeakerObserver({
+				interval: ACTIVE_SPEAKER_INTERVAL_MS,
+				appData: { roomId: id }
+			});
 		} catch (error) {
 			router.close();
 			throw error;
@@ -70,9 +73,22 @@ export class Room extends TypedEmitter<RoomEvents> {
 		return new Room({ id, router, workerPid: worker.pid, activeSpeakerObserver, webRtcServer, config, counters });
 	}
 
-	private constructor({ id, router, workerPid, activeSpeakerObserver, webRtcServer, config, counters }: {
-		id: string; router: ms.Router; workerPid: number; activeSpeakerObserver: ms.ActiveSpeakerObserver;
-		webRtcServer: ms.WebRtcServer | undefined; config: RoomOptions['config']; counters: MeetingCounters;
+	private constructor({
+		id,
+		router,
+		workerPid,
+		activeSpeakerObserver,
+		webRtcServer,
+		config,
+		counters
+	}: {
+		id: string;
+		router: ms.Router;
+		workerPid: number;
+		activeSpeakerObserver: ms.ActiveSpeakerObserver;
+		webRtcServer: ms.WebRtcServer | undefined;
+		config: RoomOptions['config'];
+		counters: MeetingCounters;
 	}) {
 		super();
 		this.id = id;
@@ -107,17 +123,32 @@ export class Room extends TypedEmitter<RoomEvents> {
 	 * Adds a peer (synchronously, so the peer limit holds under concurrent joins) and tells the
 	 * others. Consumers for existing producers follow once the peer has a recv transport.
 	 */
-	join({ displayName, rtpCapabilities, userAgent, notify }: {
-		displayName: string; rtpCapabilities: RtpCapabilities; userAgent: string; notify: (message: NotificationMessage) => void;
+	join({
+		displayName,
+		rtpCapabilities,
+		userAgent,
+		notify
+	}: {
+		displayName: string;
+		rtpCapabilities: RtpCapabilities;
+		userAgent: string;
+		notify: (message: NotificationMessage) => void;
 	}): Peer {
-		if (this.#closed) throw new ServerError('the room closed; join again');
+		if (this.#closed) throw new RoomClosedError('the room closed; join again');
 		const { maxPeers } = this.#config.room;
-		if (this.#peers.size >= maxPeers) throw new RoomFullError(`the room is full (${maxPeers} peers)`);
+		if (this.#peers.size >= maxPeers) throw new RoomCapacityError(`the room is full (${maxPeers} peers)`);
 		clearTimeout(this.#graceTimer);
 		this.#graceTimer = undefined;
 		const peer = Peer.create({
-			roomId: this.id, displayName, userAgent, rtpCapabilities, router: this.router, webRtcServer: this.#webRtcServer,
-			webRtcTransportSettings: this.#config.mediasoup.webRtcTransport, counters: this.#counters, notify
+			roomId: this.id,
+			displayName,
+			userAgent,
+			rtpCapabilities,
+			router: this.router,
+			webRtcServer: this.#webRtcServer,
+			webRtcTransportSettings: this.#config.mediasoup.webRtcTransport,
+			counters: this.#counters,
+			notify
 		});
 		this.#peers.set(peer.id, peer);
 		peer.on('@newproducer', (producer) => this.#onNewProducer(peer, producer));
@@ -152,10 +183,12 @@ export class Room extends TypedEmitter<RoomEvents> {
 	#onNewProducer(peer: Peer, producer: ms.Producer): void {
 		if (producer.kind === 'audio') {
 			this.#activeSpeakerObserver.addProducer({ producerId: producer.id }).catch((error: Error) => {
-				if (!producer.closed && !this.#closed) logger.warn('addProducer() to the active-speaker observer failed: %s', error.message);
+				if (!producer.closed && !this.#closed)
+					logger.warn('addProducer() to the active-speaker observer failed: %s', error.message);
 			});
 			producer.observer.once('close', () => {
-				if (this.#activeSpeaker.producerId === producer.id && !this.#closed) this.#setActiveSpeaker({ peerId: null, producerId: null });
+				if (this.#activeSpeaker.producerId === producer.id && !this.#closed)
+					this.#setActiveSpeaker({ peerId: null, producerId: null });
 			});
 		}
 		for (const other of this.#peers.values()) {

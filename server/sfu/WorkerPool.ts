@@ -1,9 +1,9 @@
 import * as mediasoup from 'mediasoup';
 import type { types as ms } from 'mediasoup';
-import { Logger } from '../Logger.js';
-import { TypedEmitter } from '../TypedEmitter.js';
+import { Logger } from '../base/Logger.js';
+import { TypedEmitter } from '../base/TypedEmitter.js';
 import type { Config } from '../../config/configSchema.js';
-import { NamedError } from '../NamedError.js';
+import { NoWorkerError } from '../base/errors.js';
 
 const logger = new Logger('WorkerPool');
 
@@ -44,8 +44,14 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
 	readonly observer = new TypedEmitter<WorkerPoolObserverEvents>();
 
 	/** `webRtcServer` null: no WebRtcServer, each WebRTC transport takes its own port from the worker's range. */
-	static async create({ numWorkers, settings, webRtcServer = null }: {
-		numWorkers: number; settings: WorkerSettings; webRtcServer?: WebRtcServerSettings;
+	static async create({
+		numWorkers,
+		settings,
+		webRtcServer = null
+	}: {
+		numWorkers: number;
+		settings: WorkerSettings;
+		webRtcServer?: WebRtcServerSettings;
 	}): Promise<WorkerPool> {
 		if (!Number.isInteger(numWorkers) || numWorkers < 1) throw new TypeError('numWorkers must be a positive integer');
 		const pool = new WorkerPool(settings, webRtcServer);
@@ -97,7 +103,7 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
 				bestLoad = load;
 			}
 		}
-		if (!best) throw new NoWorkerError('no mediasoup worker is running');
+		if (!best) throw new NoWorkerError('no media worker is running; try again shortly');
 		return best;
 	}
 
@@ -123,10 +129,11 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
 		});
 		let webRtcServer: ms.WebRtcServer | undefined;
 		try {
-			if (this.#webRtcServerSettings) webRtcServer = await worker.createWebRtcServer(webRtcServerOptions(this.#webRtcServerSettings, slot));
+			if (this.#webRtcServerSettings)
+				webRtcServer = await worker.createWebRtcServer(webRtcServerOptions(this.#webRtcServerSettings, slot));
 		} catch (error) {
 			worker.close();
-			throw new Error(`worker ${slot}: cannot listen for media: ${(error as Error).message}`);
+			throw new Error(`worker ${slot}: cannot listen for media: ${(error as Error).message}`, { cause: error });
 		}
 		if (this.#closed) {
 			worker.close();
@@ -169,13 +176,14 @@ export class WorkerPool extends TypedEmitter<WorkerPoolEvents> {
 	}
 }
 
-export class NoWorkerError extends NamedError {}
-
 /** Slot i listens on each configured port + i (port 0 stays 0: any free port of the worker's range). */
 function webRtcServerOptions(settings: NonNullable<WebRtcServerSettings>, slot: number): ms.WebRtcServerOptions {
 	return {
 		listenInfos: settings.listenInfos.map(({ protocol, ip, announcedIp, port }) => ({
-			protocol, ip, ...(announcedIp ? { announcedIp } : {}), port: port === 0 ? 0 : port + slot
+			protocol,
+			ip,
+			...(announcedIp ? { announcedIp } : {}),
+			port: port === 0 ? 0 : port + slot
 		})),
 		appData: { slot }
 	};

@@ -1,7 +1,7 @@
 import type { Config } from '../../config/configSchema.js';
 import type { Peer } from '../sfu/Peer.js';
 import type { Room } from '../sfu/Room.js';
-import type { NotificationMessage, RequestMethod, Requests } from './contract.js';
+import type { NotificationMessage, RequestMethod, Requests } from '../contract/signalling.js';
 
 /** What a handler may know about the socket it serves. */
 export interface RequestSession {
@@ -31,6 +31,9 @@ export type RequestContext = {
 };
 
 /** `data` has passed RequestValidator, so its fields have the contract's types. */
-export type RequestHandler<M extends RequestMethod> = (ctx: RequestContext, data: Requests[M]['request']) => Promise<Requests[M]['response']>;
+export type RequestHandler<M extends RequestMethod> = (
+	ctx: RequestContext,
+	data: Requests[M]['request']
+) => Promise<Requests[M]['response']>;
 
 export type RequestHandlers<K extends RequestMethod = RequestMethod> = { [M in K]: RequestHandler<M> };

@@ -1,11 +1,12 @@
 import type { Socket } from 'socket.io';
 import type { Config } from '../../config/configSchema.js';
-import { Logger } from '../Logger.js';
+import { Logger } from '../base/Logger.js';
 import type { MeetingCounters } from '../sfu/MeetingCounters.js';
 import type { Peer } from '../sfu/Peer.js';
-import type { ClientToServerEvents, NotificationMessage, RequestMessage, Response, ServerToClientEvents } from './contract.js';
+import type { ClientToServerEvents, NotificationMessage, RequestMessage, Response, ServerToClientEvents } from '../contract/signalling.js';
 import { isLoopbackAddress } from './loopbackAddress.js';
-import { NotJoinedError, RateLimitError, toRequestError } from './RequestError.js';
+import { NotJoinedError, RateLimitError } from '../base/errors.js';
+import { toClientError, wireError } from './clientErrors.js';
 import type { RequestContext, RequestHandler, RequestSession, RoomDirectory } from './RequestHandler.js';
 import { requestHandlers } from './requestHandlers.js';
 import { RejectedMessageError, type RequestValidator } from './RequestValidator.js';
@@ -38,8 +39,18 @@ export class SignallingSession implements RequestSession {
 	#queued = 0;
 	#closed = false;
 
-	constructor({ socket, validator, counters, rooms, config }: {
-		socket: SignallingSocket; validator: RequestValidator; counters: MeetingCounters; rooms: RoomDirectory; config: Config;
+	constructor({
+		socket,
+		validator,
+		counters,
+		rooms,
+		config
+	}: {
+		socket: SignallingSocket;
+		validator: RequestValidator;
+		counters: MeetingCounters;
+		rooms: RoomDirectory;
+		config: Config;
 	}) {
 		this.#socket = socket;
 		this.#validator = validator;
@@ -116,7 +127,8 @@ export class SignallingSession implements RequestSession {
 			this.#counters.rejected('rate_limit');
 			const { requestsPerSecond, burst } = this.#config.signalling.rateLimit;
 			respond(this.#validator.methodOf(message) ?? '_unknown', {
-				ok: false, error: new RateLimitError(`more than ${burst} messages at once or ${requestsPerSecond} per second; slow down`).toJSON()
+				ok: false,
+				error: wireError(new RateLimitError(`more than ${burst} messages at once or ${requestsPerSecond} per second; slow down`))
 			});
 			return;
 		}
@@ -126,22 +138,27 @@ export class SignallingSession implements RequestSession {
 		} catch (error) {
 			if (error instanceof RejectedMessageError) {
 				this.#counters.rejected(error.reason);
-				respond(error.method ?? '_unknown', { ok: false, error: error.error.toJSON() });
+				respond(error.method ?? '_unknown', { ok: false, error: wireError(error.error) });
 			} else {
 				logger.warn('validation failed unexpectedly: %s', (error as Error).message);
-				respond(this.#validator.methodOf(message) ?? '_unknown', { ok: false, error: toRequestError(error).error.toJSON() });
+				respond(this.#validator.methodOf(message) ?? '_unknown', { ok: false, error: wireError(toClientError(error).error) });
 			}
 			return;
 		}
 		if (this.#queued >= MAX_QUEUED_REQUESTS) {
 			this.#counters.rejected('rate_limit');
-			respond(request.method, { ok: false, error: new RateLimitError(`more than ${MAX_QUEUED_REQUESTS} requests waiting; await the answers`).toJSON() });
+			respond(request.method, {
+				ok: false,
+				error: wireError(new RateLimitError(`more than ${MAX_QUEUED_REQUESTS} requests waiting; await the answers`))
+			});
 			return;
 		}
 		this.#queued++;
-		this.#queue = this.#queue.then(() => this.#handle(request, respond)).finally(() => {
-			this.#queued--;
-		});
+		this.#queue = this.#queue
+			.then(() => this.#handle(request, respond))
+			.finally(() => {
+				this.#queued--;
+			});
 	}
 
 	/** Never rejects: every outcome becomes a response. */
@@ -163,9 +180,9 @@ export class SignallingSession implements RequestSession {
 			const handler = requestHandlers[request.method] as RequestHandler<typeof request.method>;
 			response = { ok: true, data: await handler(ctx, request.data as never) };
 		} catch (error) {
-			const { error: requestError, expected } = toRequestError(error);
+			const { error: requestError, expected } = toClientError(error);
 			if (!expected) logger.warn('%s failed: %s', request.method, error instanceof Error ? error.message : String(error));
-			response = { ok: false, error: requestError.toJSON() };
+			response = { ok: false, error: wireError(requestError) };
 		}
 		respond(request.method, response);
 		if (!response.ok) return;

@@ -12,7 +12,9 @@ export const consumerRequests: RequestHandlers<'resumeConsumer' | 'pauseConsumer
 	},
 
 	async setConsumerPreferredLayers(ctx, { consumerId, spatialLayer, temporalLayer }) {
-		await ctx.requirePeer().setConsumerPreferredLayers(consumerId, { spatialLayer, ...(temporalLayer !== undefined ? { temporalLayer } : {}) });
+		await ctx
+			.requirePeer()
+			.setConsumerPreferredLayers(consumerId, { spatialLayer, ...(temporalLayer !== undefined ? { temporalLayer } : {}) });
 		return {};
 	}
 };

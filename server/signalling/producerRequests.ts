@@ -3,7 +3,9 @@ import type { RequestHandlers } from './RequestHandler.js';
 export const producerRequests: RequestHandlers<'produce' | 'pauseProducer' | 'resumeProducer' | 'closeProducer'> = {
 	async produce(ctx, { transportId, kind, rtpParameters, paused }) {
 		// appData.source is validated but not kept: mediasoup objects carry only { peerId, roomId }.
-		const producerId = await ctx.requirePeer().produce({ transportId, kind, rtpParameters, ...(paused !== undefined ? { paused } : {}) });
+		const producerId = await ctx
+			.requirePeer()
+			.produce({ transportId, kind, rtpParameters, ...(paused !== undefined ? { paused } : {}) });
 		return { producerId };
 	},
 

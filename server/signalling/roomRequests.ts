@@ -1,16 +1,16 @@
-import { normalizeDisplayName } from './displayName.js';
-import { AlreadyJoinedError } from './RequestError.js';
-import { checkRtpCapabilities } from './rtpCapabilitiesCheck.js';
+import { AlreadyJoinedError } from '../base/errors.js';
 import type { RequestHandlers } from './RequestHandler.js';
 
 export const roomRequests: RequestHandlers<'join' | 'getRouterRtpCapabilities' | 'leave'> = {
 	async join(ctx, { roomId, displayName, rtpCapabilities }) {
 		if (ctx.session.peer) throw new AlreadyJoinedError();
-		const name = normalizeDisplayName(displayName, ctx.config.room.maxDisplayNameLength);
-		const capabilities = checkRtpCapabilities(rtpCapabilities, 'data.rtpCapabilities');
 		const room = await ctx.rooms.getOrCreateRoom(roomId);
+		// The edge's join schema has cleaned the display name and checked the rtpCapabilities by
+		// mediasoup's rules; the peer gets its own copy, which mediasoup fills with defaults in place.
 		const peer = room.join({
-			displayName: name, rtpCapabilities: capabilities, userAgent: ctx.session.userAgent,
+			displayName,
+			rtpCapabilities: structuredClone(rtpCapabilities),
+			userAgent: ctx.session.userAgent,
 			notify: (message) => ctx.session.notify(message)
 		});
 		ctx.session.attachPeer(peer);

@@ -1,8 +1,9 @@
 import { isLoopbackAddress } from './loopbackAddress.js';
-import { NotAllowedError } from './RequestError.js';
+import { NotAllowedError } from '../base/errors.js';
 import type { RequestContext, RequestHandlers } from './RequestHandler.js';
 
-type TransportMethods = 'createWebRtcTransport' | 'connectWebRtcTransport' | 'restartIce' | 'createPlainTransport' | 'connectPlainTransport';
+type TransportMethods =
+	'createWebRtcTransport' | 'connectWebRtcTransport' | 'restartIce' | 'createPlainTransport' | 'connectPlainTransport';
 
 export const transportRequests: RequestHandlers<TransportMethods> = {
 	async createWebRtcTransport(ctx, { direction, forceTcp }) {

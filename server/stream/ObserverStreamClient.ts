@@ -1,13 +1,18 @@
 import net from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
-import { Logger } from '../Logger.js';
-import { TypedEmitter } from '../TypedEmitter.js';
+import { Logger } from '../base/Logger.js';
+import { TypedEmitter } from '../base/TypedEmitter.js';
 import { emptyState, applyStateChange, type ObservedState, type StateChange } from '../observer/ObservedState.js';
 import {
 	PROTOCOL_VERSION,
-	type Hello, type ServerMessage, type StateEvent, type Requests, type RequestMethod, type ProtocolError
+	type Hello,
+	type ServerMessage,
+	type StateEvent,
+	type Requests,
+	type RequestMethod,
+	type ProtocolError
 } from './protocol.js';
-import { NamedError } from '../NamedError.js';
+import { NamedError } from '../base/errors.js';
 
 const logger = new Logger('ObserverStreamClient');
 
@@ -77,7 +82,12 @@ export class ObserverStreamClient extends TypedEmitter<ObserverStreamClientEvent
 	#failConnect?: (error: Error) => void;
 	#closed = false;
 
-	constructor({ socketPath, requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS, connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS, autoReconnect = false }: ObserverStreamClientOptions) {
+	constructor({
+		socketPath,
+		requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS,
+		connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS,
+		autoReconnect = false
+	}: ObserverStreamClientOptions) {
 		super();
 		if (typeof socketPath !== 'string' || !socketPath) throw new TypeError('socketPath must be a non-empty string');
 		this.socketPath = socketPath;
@@ -135,7 +145,10 @@ export class ObserverStreamClient extends TypedEmitter<ObserverStreamClientEvent
 			buffered += text.slice(start);
 		});
 		await new Promise<void>((resolve, reject) => {
-			const timer = setTimeout(() => fail(new ObserverTimeoutError(`no snapshot from ${this.socketPath} within ${this.#connectTimeoutMs} ms`)), this.#connectTimeoutMs);
+			const timer = setTimeout(
+				() => fail(new ObserverTimeoutError(`no snapshot from ${this.socketPath} within ${this.#connectTimeoutMs} ms`)),
+				this.#connectTimeoutMs
+			);
 			const fail = (error: Error): void => {
 				clearTimeout(timer);
 				this.off('snapshot', onSnapshot);
@@ -174,7 +187,11 @@ export class ObserverStreamClient extends TypedEmitter<ObserverStreamClientEvent
 		await this.connect();
 	}
 
-	async request<M extends RequestMethod>(method: M, params: Requests[M]['params'], { timeoutMs = this.#requestTimeoutMs }: { timeoutMs?: number } = {}): Promise<Requests[M]['result']> {
+	async request<M extends RequestMethod>(
+		method: M,
+		params: Requests[M]['params'],
+		{ timeoutMs = this.#requestTimeoutMs }: { timeoutMs?: number } = {}
+	): Promise<Requests[M]['result']> {
 		const socket = this.#socket;
 		if (!socket || socket.destroyed || this.#closed) throw new ObserverDisconnectedError('not connected');
 		const id = this.#nextRequestId++;
@@ -235,7 +252,11 @@ export class ObserverStreamClient extends TypedEmitter<ObserverStreamClientEvent
 		switch (message.type) {
 			case 'hello':
 				if (message.protocol !== 'meter-sfu-observer' || message.version !== PROTOCOL_VERSION) {
-					this.#disconnect(new ObserverProtocolError(`server speaks ${message.protocol} v${message.version}; this client speaks v${PROTOCOL_VERSION}`));
+					this.#disconnect(
+						new ObserverProtocolError(
+							`server speaks ${message.protocol} v${message.version}; this client speaks v${PROTOCOL_VERSION}`
+						)
+					);
 					return;
 				}
 				this.#hello = message;

@@ -1,6 +1,6 @@
 import type net from 'node:net';
-import { Logger } from '../Logger.js';
-import { TypedEmitter } from '../TypedEmitter.js';
+import { Logger } from '../base/Logger.js';
+import { TypedEmitter } from '../base/TypedEmitter.js';
 import { MAX_CLIENT_LINE_BYTES, type ProtocolError, type ServerMessage } from './protocol.js';
 
 const logger = new Logger('ObserverStreamConnection');
@@ -149,7 +149,8 @@ export class ObserverStreamConnection extends TypedEmitter<ObserverStreamConnect
 			this.#sendError('BadRequestError', `id: expected a string of at most ${MAX_REQUEST_ID_LENGTH} characters or a finite number`);
 			return;
 		}
-		const respondError = (name: string, text: string): void => this.send({ type: 'response', id, ok: false, error: { name, message: text } });
+		const respondError = (name: string, text: string): void =>
+			this.send({ type: 'response', id, ok: false, error: { name, message: text } });
 		if (typeof method !== 'string') {
 			respondError('BadRequestError', 'method: expected a string');
 			return;
@@ -165,7 +166,9 @@ export class ObserverStreamConnection extends TypedEmitter<ObserverStreamConnect
 		this.#inflight++;
 		let answered = false;
 		this.emit('request', {
-			id, method, params: (params ?? {}) as Record<string, unknown>,
+			id,
+			method,
+			params: (params ?? {}) as Record<string, unknown>,
 			reply: (outcome) => {
 				if (answered) return;
 				answered = true;

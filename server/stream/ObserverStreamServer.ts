@@ -3,10 +3,10 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as mediasoup from 'mediasoup';
-import { Logger } from '../Logger.js';
-import { TypedEmitter } from '../TypedEmitter.js';
+import { Logger } from '../base/Logger.js';
+import { TypedEmitter } from '../base/TypedEmitter.js';
 import type { SfuObserver } from '../observer/SfuObserver.js';
-import type { ObserverRequestHandler } from '../observer/ObserverRequestHandler.js';
+import type { ObserverRequestHandler } from './ObserverRequestHandler.js';
 import type { StateChange } from '../observer/ObservedState.js';
 import { UnixSocketPath } from './UnixSocketPath.js';
 import { ObserverStreamConnection, type InboundRequest } from './ObserverStreamConnection.js';
@@ -58,15 +58,23 @@ export class ObserverStreamServer {
 		return stream;
 	}
 
-	private constructor({ socketPath, sfuObserver, requestHandler, maxClientBacklogBytes = DEFAULT_MAX_CLIENT_BACKLOG_BYTES }: ObserverStreamServerOptions) {
-		if (!Number.isInteger(maxClientBacklogBytes) || maxClientBacklogBytes < 1) throw new TypeError('maxClientBacklogBytes must be a positive integer');
+	private constructor({
+		socketPath,
+		sfuObserver,
+		requestHandler,
+		maxClientBacklogBytes = DEFAULT_MAX_CLIENT_BACKLOG_BYTES
+	}: ObserverStreamServerOptions) {
+		if (!Number.isInteger(maxClientBacklogBytes) || maxClientBacklogBytes < 1)
+			throw new TypeError('maxClientBacklogBytes must be a positive integer');
 		this.#socketFile = new UnixSocketPath(socketPath);
 		this.socketPath = this.#socketFile.path;
 		this.#sfuObserver = sfuObserver;
 		this.#requestHandler = requestHandler;
 		this.#maxClientBacklogBytes = maxClientBacklogBytes;
 		this.#hello = {
-			type: 'hello', protocol: 'meter-sfu-observer', version: PROTOCOL_VERSION,
+			type: 'hello',
+			protocol: 'meter-sfu-observer',
+			version: PROTOCOL_VERSION,
 			server: { pid: process.pid, version: packageVersion(), startedAt: Date.now(), mediasoupVersion: mediasoup.version }
 		};
 		this.#server = net.createServer((socket) => this.#onConnection(socket));
@@ -83,7 +91,9 @@ export class ObserverStreamServer {
 
 	/** Unsent bytes per connected client, by client id. */
 	clientBacklogs(): Map<number, { backlogBytes: number; peakBacklogBytes: number }> {
-		return new Map([...this.#connections].map(([id, c]) => [id, { backlogBytes: c.backlogBytes, peakBacklogBytes: c.peakBacklogBytes }]));
+		return new Map(
+			[...this.#connections].map(([id, c]) => [id, { backlogBytes: c.backlogBytes, peakBacklogBytes: c.peakBacklogBytes }])
+		);
 	}
 
 	snapshot(): Snapshot {
@@ -165,7 +175,8 @@ export class ObserverStreamServer {
 		this.#requestHandler.handle(request.method, request.params).then(
 			(result) => request.reply({ result }),
 			(error: Error) => {
-				if (!error.name || error.name === 'Error' || error.name === 'TypeError') logger.warn('request %s failed: %s', request.method, error.message);
+				if (!error.name || error.name === 'Error' || error.name === 'TypeError')
+					logger.warn('request %s failed: %s', request.method, error.message);
 				request.reply({ error: { name: error.name || 'Error', message: error.message } });
 			}
 		);
@@ -180,7 +191,9 @@ function packageVersion(): string {
 	let dir = path.dirname(fileURLToPath(import.meta.url));
 	while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
 	try {
-		cachedVersion = String((JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version?: unknown }).version ?? '0.0.0');
+		cachedVersion = String(
+			(JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version?: unknown }).version ?? '0.0.0'
+		);
 	} catch {
 		cachedVersion = '0.0.0';
 	}

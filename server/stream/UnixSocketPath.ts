@@ -1,17 +1,13 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { Logger } from '../Logger.js';
-import { NamedError } from '../NamedError.js';
+import { Logger } from '../base/Logger.js';
+import { SocketInUseError, UnsafeSocketPathError } from '../base/errors.js';
 
 const logger = new Logger('UnixSocketPath');
 
 /** How long to wait for an existing socket to answer before calling it stale. */
 const PROBE_TIMEOUT_MS = 1_000;
-
-export class UnsafeSocketPathError extends NamedError {}
-
-export class SocketInUseError extends NamedError {}
 
 /**
  * Makes a Unix socket path safe to listen on. The socket carries the SFU's full state (display
@@ -62,7 +58,13 @@ export class UnixSocketPath {
 		const stat = await lstatOrNull(this.path);
 		if (!stat) return;
 		if (!stat.isSocket()) {
-			const what = stat.isSymbolicLink() ? 'a symlink' : stat.isDirectory() ? 'a directory' : stat.isFile() ? 'a regular file' : 'not a socket';
+			const what = stat.isSymbolicLink()
+				? 'a symlink'
+				: stat.isDirectory()
+					? 'a directory'
+					: stat.isFile()
+						? 'a regular file'
+						: 'not a socket';
 			throw new UnsafeSocketPathError(`${this.path}: exists and is ${what}; remove it or choose another observer.socketPath`);
 		}
 		if (await answers(this.path)) {
@@ -78,7 +80,8 @@ export class UnixSocketPath {
 			const stat = fs.lstatSync(this.path);
 			if (stat.isSocket() && (inode === undefined || stat.ino === inode)) fs.unlinkSync(this.path);
 		} catch (error) {
-			if ((error as NodeJS.ErrnoException).code !== 'ENOENT') logger.warn('could not remove %s: %s', this.path, (error as Error).message);
+			if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+				logger.warn('could not remove %s: %s', this.path, (error as Error).message);
 		}
 	}
 }

@@ -26,7 +26,7 @@ export type Snapshot = { type: 'snapshot'; seq: number; state: ObservedState };
 export type StateEvent = {
 	[K in EntityKind]:
 		| { type: 'event'; seq: number; op: 'add' | 'update'; entity: K; id: string; record: EntityKinds[K] }
-		| { type: 'event'; seq: number; op: 'remove'; entity: K; id: string }
+		| { type: 'event'; seq: number; op: 'remove'; entity: K; id: string };
 }[EntityKind];
 
 export type ProtocolError = { name: string; message: string };
@@ -40,30 +40,8 @@ export type ErrorMessage = { type: 'error'; error: ProtocolError };
 
 export type ServerMessage = Hello | Snapshot | StateEvent | ResponseMessage | ErrorMessage;
 
-/** Counters the server keeps since start (monotonic) plus a few live gauges. */
-export type ServerCounters = {
-	workerDeaths: number;
-	roomsCreated: number;
-	roomsClosed: number;
-	joins: number;
-	leaves: number;
-	activeSpeakerChanges: number;
-	connectedSockets: number;
-	/** config.room.maxPeers: the most peers a room admits (a setting, not a count; for alerting on full rooms). */
-	roomMaxPeers: number;
-	/** requests[method][result] where result is 'ok' or an error name */
-	requests: Record<string, Record<string, number>>;
-	/** Request latency histogram per method; `bucketCounts[i]` counts requests ≤ `bucketsSeconds[i]` (cumulative). */
-	requestLatency: {
-		bucketsSeconds: number[];
-		byMethod: Record<string, { bucketCounts: number[]; sumSeconds: number; count: number }>;
-	};
-	/** produce / consume attempts by kind and outcome */
-	produce: Record<'audio' | 'video', { attempts: number; successes: number; failures: number }>;
-	consume: Record<'audio' | 'video', { attempts: number; successes: number; failures: number }>;
-	/** Inbound messages refused at the edge, by reason (e.g. 'rate_limit', 'payload_too_large'). */
-	rejectedMessages: Record<string, number>;
-};
+export type { ServerCounters } from '../sfu/MeetingCounters.js';
+import type { ServerCounters } from '../sfu/MeetingCounters.js';
 
 export type Requests = {
 	/**
@@ -101,4 +79,6 @@ export type Requests = {
 
 export type RequestMethod = keyof Requests;
 
-export type RequestMessage = { [M in RequestMethod]: { type: 'request'; id: string | number; method: M; params: Requests[M]['params'] } }[RequestMethod];
+export type RequestMessage = {
+	[M in RequestMethod]: { type: 'request'; id: string | number; method: M; params: Requests[M]['params'] };
+}[RequestMethod];

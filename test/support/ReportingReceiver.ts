@@ -1,8 +1,8 @@
 import dgram from 'node:dgram';
 import { once } from 'node:events';
-import { SignallingClient } from '../../server/synthetic/SignallingClient.js';
-import { syntheticRtpCapabilities } from '../../server/synthetic/syntheticRtpCapabilities.js';
-import type { NotificationMessage, Notifications } from '../../server/signalling/contract.js';
+import { SignallingClient } from '../../tools/synthetic/SignallingClient.js';
+import { syntheticRtpCapabilities } from '../../tools/synthetic/syntheticRtpCapabilities.js';
+import type { NotificationMessage, Notifications } from '../../server/contract/signalling.js';
 
 const RTCP_SR = 200;
 const RTCP_RR = 201;
@@ -29,14 +29,26 @@ export class ReportingReceiver {
 	#reportsSent = 0;
 	#closed = false;
 
-	static async create({ url, roomId, simulatedRttMs = 20 }: { url: string; roomId: string; simulatedRttMs?: number }): Promise<ReportingReceiver> {
+	static async create({
+		url,
+		roomId,
+		simulatedRttMs = 20
+	}: {
+		url: string;
+		roomId: string;
+		simulatedRttMs?: number;
+	}): Promise<ReportingReceiver> {
 		const signalling = await SignallingClient.connect({ url });
 		const socket = dgram.createSocket('udp4');
 		try {
 			socket.bind(0, '127.0.0.1');
 			await once(socket, 'listening');
 			const { routerRtpCapabilities } = await signalling.request('getRouterRtpCapabilities', { roomId });
-			const { peerId } = await signalling.request('join', { roomId, displayName: 'rtcp reporter', rtpCapabilities: syntheticRtpCapabilities(routerRtpCapabilities) });
+			const { peerId } = await signalling.request('join', {
+				roomId,
+				displayName: 'rtcp reporter',
+				rtpCapabilities: syntheticRtpCapabilities(routerRtpCapabilities)
+			});
 			const receiver = new ReportingReceiver({ signalling, socket, peerId, simulatedRttMs });
 			// newConsumer for the producers already there follows the transport's answer at once.
 			const transport = await signalling.request('createPlainTransport', { direction: 'recv' });
@@ -49,7 +61,17 @@ export class ReportingReceiver {
 		}
 	}
 
-	private constructor({ signalling, socket, peerId, simulatedRttMs }: { signalling: SignallingClient; socket: dgram.Socket; peerId: string; simulatedRttMs: number }) {
+	private constructor({
+		signalling,
+		socket,
+		peerId,
+		simulatedRttMs
+	}: {
+		signalling: SignallingClient;
+		socket: dgram.Socket;
+		peerId: string;
+		simulatedRttMs: number;
+	}) {
 		this.#signalling = signalling;
 		this.#socket = socket;
 		this.peerId = peerId;
@@ -81,7 +103,7 @@ export class ReportingReceiver {
 	}
 
 	#onPacket(packet: Buffer, fromPort: number): void {
-		if (packet.length < 8 || (packet[0]! >> 6) !== 2) return;
+		if (packet.length < 8 || packet[0]! >> 6 !== 2) return;
 		const secondByte = packet[1]!;
 		// With rtcp-mux, RTCP packet types 192-223 occupy what would be RTP payload types 64-95.
 		if (secondByte >= 192 && secondByte <= 223) this.#onRtcp(packet, fromPort);
@@ -112,7 +134,7 @@ export class ReportingReceiver {
 			if (compound[offset + 1] === RTCP_SR && offset + 16 <= compound.length) {
 				const ssrc = compound.readUInt32BE(offset + 4);
 				// LSR: the middle 32 bits of the report's 64-bit NTP timestamp.
-				const lastSr = ((compound.readUInt32BE(offset + 8) & 0xffff) << 16 | compound.readUInt32BE(offset + 12) >>> 16) >>> 0;
+				const lastSr = (((compound.readUInt32BE(offset + 8) & 0xffff) << 16) | (compound.readUInt32BE(offset + 12) >>> 16)) >>> 0;
 				const timer = setTimeout(() => {
 					this.#timers.delete(timer);
 					this.#sendReport({ ssrc, lastSr, heldMs: performance.now() - receivedAt, port: fromPort });

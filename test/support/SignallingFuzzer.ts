@@ -1,5 +1,5 @@
-import type { RequestMethod, RtpCapabilities } from '../../server/signalling/contract.js';
-import type { SeededRandom } from './SeededRandom.js';
+import type { RequestMethod, RtpCapabilities } from '../../server/contract/signalling.js';
+import type { SeededRandom } from '../../tools/random/SeededRandom.js';
 import { opusParameters, vp8Parameters } from './signallingServer.js';
 
 /** What one fuzzing socket does next. */
@@ -27,9 +27,21 @@ export type FuzzMemory = {
 };
 
 const METHODS: RequestMethod[] = [
-	'join', 'getRouterRtpCapabilities', 'createWebRtcTransport', 'connectWebRtcTransport', 'restartIce',
-	'createPlainTransport', 'connectPlainTransport', 'produce', 'pauseProducer', 'resumeProducer', 'closeProducer',
-	'resumeConsumer', 'pauseConsumer', 'setConsumerPreferredLayers', 'leave'
+	'join',
+	'getRouterRtpCapabilities',
+	'createWebRtcTransport',
+	'connectWebRtcTransport',
+	'restartIce',
+	'createPlainTransport',
+	'connectPlainTransport',
+	'produce',
+	'pauseProducer',
+	'resumeProducer',
+	'closeProducer',
+	'resumeConsumer',
+	'pauseConsumer',
+	'setConsumerPreferredLayers',
+	'leave'
 ];
 const FORBIDDEN_KEYS = ['__proto__', 'constructor', 'prototype'];
 const NAME_ALPHABET = 'abcXYZ "\'\\\n\r\t\u0000\u0007\u001b\u007f\u0085\u2028\u202e\u200b\ud800\udc00é日本🎉<>&{}';
@@ -50,7 +62,17 @@ export class SignallingFuzzer {
 	readonly #shared: FuzzMemory;
 	readonly #maxMessageBytes: number;
 
-	constructor({ random, roomIds, shared, maxMessageBytes }: { random: SeededRandom; roomIds: readonly string[]; shared: FuzzMemory; maxMessageBytes: number }) {
+	constructor({
+		random,
+		roomIds,
+		shared,
+		maxMessageBytes
+	}: {
+		random: SeededRandom;
+		roomIds: readonly string[];
+		shared: FuzzMemory;
+		maxMessageBytes: number;
+	}) {
 		this.#random = random;
 		this.#roomIds = roomIds;
 		this.#shared = shared;
@@ -61,13 +83,21 @@ export class SignallingFuzzer {
 		const r = this.#random;
 		const roll = r.next();
 		if (roll < 0.002) return { type: 'hangUp', label: 'hangUp' };
-		if (roll < 0.004) return { type: 'oversize', args: [{ method: 'join', data: { roomId: 'x'.repeat(this.#maxMessageBytes + 100), displayName: 'big', rtpCapabilities: {} } }], label: 'oversize' };
+		if (roll < 0.004)
+			return {
+				type: 'oversize',
+				args: [
+					{ method: 'join', data: { roomId: 'x'.repeat(this.#maxMessageBytes + 100), displayName: 'big', rtpCapabilities: {} } }
+				],
+				label: 'oversize'
+			};
 		if (roll < 0.006) return { type: 'rawFrame', frame: this.#brokenFrame(), label: 'rawFrame' };
 		if (roll < 0.03) return { type: 'event', event: this.#eventName(), args: [this.junk(2)], label: 'unknownEvent' };
-		if (roll < 0.05) return { type: 'noAck', message: this.#validRequest(own), extra: r.chance(0.5) ? [] : [this.junk(1)], label: 'noAck' };
-		if (roll < 0.10) return { type: 'request', message: this.#badEnvelope(), label: 'badEnvelope' };
+		if (roll < 0.05)
+			return { type: 'noAck', message: this.#validRequest(own), extra: r.chance(0.5) ? [] : [this.junk(1)], label: 'noAck' };
+		if (roll < 0.1) return { type: 'request', message: this.#badEnvelope(), label: 'badEnvelope' };
 		if (roll < 0.15) return { type: 'request', message: this.#polluted(own), label: 'pollution' };
-		if (roll < 0.20) return { type: 'request', message: { method: this.#unknownMethod(), data: this.junk(2) }, label: 'unknownMethod' };
+		if (roll < 0.2) return { type: 'request', message: { method: this.#unknownMethod(), data: this.junk(2) }, label: 'unknownMethod' };
 		if (roll < 0.55) return { type: 'request', message: this.#mutated(this.#validRequest(own)), label: 'mutated' };
 		return { type: 'request', message: this.#validRequest(own), label: 'valid' };
 	}
@@ -76,31 +106,53 @@ export class SignallingFuzzer {
 	junk(depth: number): unknown {
 		const r = this.#random;
 		switch (r.int(0, 13)) {
-			case 0: return null;
-			case 1: return r.chance(0.5);
-			case 2: return r.pick([0, -1, 1.5, 2 ** 53, -(2 ** 31), 1e308, -0, 65536, Number.NaN, Number.POSITIVE_INFINITY]);
-			case 3: return r.string(r.int(0, 12), NAME_ALPHABET);
-			case 4: return 'x'.repeat(r.int(1_000, 40_000));
-			case 5: return Array.from({ length: r.int(0, 5) }, () => (depth > 0 ? this.junk(depth - 1) : 0));
-			case 6: return new Array<number>(r.int(20_001, 25_000)).fill(0); // more values than the edge allows
+			case 0:
+				return null;
+			case 1:
+				return r.chance(0.5);
+			case 2:
+				return r.pick([0, -1, 1.5, 2 ** 53, -(2 ** 31), 1e308, -0, 65536, Number.NaN, Number.POSITIVE_INFINITY]);
+			case 3:
+				return r.string(r.int(0, 12), NAME_ALPHABET);
+			case 4:
+				return 'x'.repeat(r.int(1_000, 40_000));
+			case 5:
+				return Array.from({ length: r.int(0, 5) }, () => (depth > 0 ? this.junk(depth - 1) : 0));
+			case 6:
+				return new Array<number>(r.int(20_001, 25_000)).fill(0); // more values than the edge allows
 			case 7: {
 				let deep: unknown = { leaf: true };
 				for (let i = 0; i < r.int(5, 40); i++) deep = r.chance(0.5) ? { d: deep } : [deep];
 				return deep;
 			}
-			case 8: return Buffer.from(r.string(r.int(0, 16), 'abc'));
-			case 9: return this.#id();
-			case 10: return { [r.string(r.int(1, 8), NAME_ALPHABET)]: depth > 0 ? this.junk(depth - 1) : 1 };
-			case 11: return JSON.parse(`{"${r.pick(FORBIDDEN_KEYS)}":{"polluted":true}}`) as unknown;
-			case 12: return r.pick(this.#roomIds);
-			default: return {};
+			case 8:
+				return Buffer.from(r.string(r.int(0, 16), 'abc'));
+			case 9:
+				return this.#id();
+			case 10:
+				return { [r.string(r.int(1, 8), NAME_ALPHABET)]: depth > 0 ? this.junk(depth - 1) : 1 };
+			case 11:
+				return JSON.parse(`{"${r.pick(FORBIDDEN_KEYS)}":{"polluted":true}}`) as unknown;
+			case 12:
+				return r.pick(this.#roomIds);
+			default:
+				return {};
 		}
 	}
 
 	#validRequest(own: FuzzMemory): { method: RequestMethod; data: Record<string, unknown> } {
 		const r = this.#random;
 		// Weighted towards getting somewhere: capabilities, join, transports, produce.
-		const method = r.chance(0.4) ? r.pick<RequestMethod>(['getRouterRtpCapabilities', 'join', 'join', 'createWebRtcTransport', 'createPlainTransport', 'produce', 'resumeConsumer'])
+		const method = r.chance(0.4)
+			? r.pick<RequestMethod>([
+					'getRouterRtpCapabilities',
+					'join',
+					'join',
+					'createWebRtcTransport',
+					'createPlainTransport',
+					'produce',
+					'resumeConsumer'
+				])
 			: r.pick(METHODS);
 		const transportId = this.#idFrom(own.transportIds, this.#shared.transportIds);
 		const producerId = this.#idFrom(own.producerIds, this.#shared.producerIds);
@@ -108,13 +160,29 @@ export class SignallingFuzzer {
 		const direction = r.pick(['send', 'recv']);
 		switch (method) {
 			case 'join':
-				return { method, data: { roomId: r.pick(this.#roomIds), displayName: this.#displayName(), rtpCapabilities: own.caps ?? this.#shared.caps ?? {} } };
+				return {
+					method,
+					data: {
+						roomId: r.pick(this.#roomIds),
+						displayName: this.#displayName(),
+						rtpCapabilities: own.caps ?? this.#shared.caps ?? {}
+					}
+				};
 			case 'getRouterRtpCapabilities':
 				return { method, data: { roomId: r.pick(this.#roomIds) } };
 			case 'createWebRtcTransport':
 				return { method, data: r.chance(0.3) ? { direction, forceTcp: r.chance(0.5) } : { direction } };
 			case 'connectWebRtcTransport':
-				return { method, data: { transportId, dtlsParameters: { role: r.pick(['client', 'server', 'auto']), fingerprints: [{ algorithm: 'sha-256', value: this.#fingerprint() }] } } };
+				return {
+					method,
+					data: {
+						transportId,
+						dtlsParameters: {
+							role: r.pick(['client', 'server', 'auto']),
+							fingerprints: [{ algorithm: 'sha-256', value: this.#fingerprint() }]
+						}
+					}
+				};
 			case 'restartIce':
 				return { method, data: { transportId } };
 			case 'createPlainTransport':
@@ -124,14 +192,28 @@ export class SignallingFuzzer {
 			case 'produce': {
 				const kind = r.chance(0.7) ? 'audio' : 'video';
 				const ssrc = r.int(1, 2 ** 32 - 1);
-				return { method, data: { transportId, kind, rtpParameters: kind === 'audio' ? opusParameters(ssrc) : vp8Parameters(ssrc), ...(r.chance(0.2) ? { paused: true } : {}) } };
+				return {
+					method,
+					data: {
+						transportId,
+						kind,
+						rtpParameters: kind === 'audio' ? opusParameters(ssrc) : vp8Parameters(ssrc),
+						...(r.chance(0.2) ? { paused: true } : {})
+					}
+				};
 			}
-			case 'pauseProducer': case 'resumeProducer': case 'closeProducer':
+			case 'pauseProducer':
+			case 'resumeProducer':
+			case 'closeProducer':
 				return { method, data: { producerId } };
-			case 'resumeConsumer': case 'pauseConsumer':
+			case 'resumeConsumer':
+			case 'pauseConsumer':
 				return { method, data: { consumerId } };
 			case 'setConsumerPreferredLayers':
-				return { method, data: { consumerId, spatialLayer: r.int(0, 3), ...(r.chance(0.5) ? { temporalLayer: r.int(0, 3) } : {}) } };
+				return {
+					method,
+					data: { consumerId, spatialLayer: r.int(0, 3), ...(r.chance(0.5) ? { temporalLayer: r.int(0, 3) } : {}) }
+				};
 			case 'leave':
 				return { method, data: {} };
 		}
@@ -166,15 +248,24 @@ export class SignallingFuzzer {
 		const key = r.pick(FORBIDDEN_KEYS);
 		const poison = `{"${key}":{"polluted":true,"toString":"x"}}`;
 		switch (r.int(0, 3)) {
-			case 0: return JSON.parse(`{"method":"leave","data":{},"${key}":{"polluted":true}}`) as unknown;
-			case 1: return JSON.parse(`{"method":"getRouterRtpCapabilities","data":${poison}}`) as unknown;
+			case 0:
+				return JSON.parse(`{"method":"leave","data":{},"${key}":{"polluted":true}}`) as unknown;
+			case 1:
+				return JSON.parse(`{"method":"getRouterRtpCapabilities","data":${poison}}`) as unknown;
 			case 2: {
 				const request = this.#validRequest(own);
 				return { ...request, data: { ...request.data, nested: JSON.parse(poison) as unknown } };
 			}
 			default: {
 				const params = opusParameters(r.int(1, 1000));
-				return { method: 'produce', data: { transportId: this.#idFrom(own.transportIds, []), kind: 'audio', rtpParameters: { ...params, codecs: [JSON.parse(poison) as unknown] } } };
+				return {
+					method: 'produce',
+					data: {
+						transportId: this.#idFrom(own.transportIds, []),
+						kind: 'audio',
+						rtpParameters: { ...params, codecs: [JSON.parse(poison) as unknown] }
+					}
+				};
 			}
 		}
 	}
@@ -199,7 +290,18 @@ export class SignallingFuzzer {
 
 	#unknownMethod(): string {
 		const r = this.#random;
-		return r.pick(['becomeAdmin', 'toString', 'hasOwnProperty', 'valueOf', '__proto__', 'constructor', 'prototype', 'JOIN', 'join ', r.string(r.int(1, 20), NAME_ALPHABET)]);
+		return r.pick([
+			'becomeAdmin',
+			'toString',
+			'hasOwnProperty',
+			'valueOf',
+			'__proto__',
+			'constructor',
+			'prototype',
+			'JOIN',
+			'join ',
+			r.string(r.int(1, 20), NAME_ALPHABET)
+		]);
 	}
 
 	#eventName(): string {
@@ -211,8 +313,17 @@ export class SignallingFuzzer {
 	/** Engine.io message payloads that socket.io cannot decode (or decodes into something invalid). */
 	#brokenFrame(): string {
 		return this.#random.pick([
-			'garbage', '9', '42[', '42["request"', '4{"method":"join"}', '2["request",{}]', '3["request"]',
-			'451-["request",{"_placeholder":true,"num":7}]', '42/other,["request",{}]', '0{"token":1}', '1'
+			'garbage',
+			'9',
+			'42[',
+			'42["request"',
+			'4{"method":"join"}',
+			'2["request",{}]',
+			'3["request"]',
+			'451-["request",{"_placeholder":true,"num":7}]',
+			'42/other,["request",{}]',
+			'0{"token":1}',
+			'1'
 		]);
 	}
 
@@ -234,7 +345,12 @@ export class SignallingFuzzer {
 	#id(): string {
 		const r = this.#random;
 		return r.pick([
-			'00000000-0000-0000-0000-000000000000', '', 'x'.repeat(65), 'constructor', '__proto__', '../../etc/passwd',
+			'00000000-0000-0000-0000-000000000000',
+			'',
+			'x'.repeat(65),
+			'constructor',
+			'__proto__',
+			'../../etc/passwd',
 			`${r.int(0, 0xffffffff).toString(16)}-${r.int(0, 0xffff).toString(16)}`
 		]);
 	}

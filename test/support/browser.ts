@@ -64,7 +64,8 @@ export class TestBrowser {
 	async open(url: string, label: string): Promise<Page> {
 		const page = await this.#context.newPage();
 		page.on('console', (message) => {
-			if (message.type() === 'error' || message.type() === 'warning') this.#logs.push(`[${label}] ${message.type()}: ${message.text()}`);
+			if (message.type() === 'error' || message.type() === 'warning')
+				this.#logs.push(`[${label}] ${message.type()}: ${message.text()}`);
 		});
 		page.on('pageerror', (error) => this.#logs.push(`[${label}] page error: ${error.message}`));
 		await page.goto(url);

@@ -41,7 +41,10 @@ export async function startPtrServer(names = new Map<string, string>()): Promise
 		header.writeUInt16BE(name ? 1 : 0, 6);
 		const parts = [header, query.subarray(12, questionEnd)];
 		if (name) {
-			const rdata = Buffer.concat([...name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, 'ascii')])), Buffer.from([0])]);
+			const rdata = Buffer.concat([
+				...name.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l, 'ascii')])),
+				Buffer.from([0])
+			]);
 			const answer = Buffer.alloc(12);
 			answer.writeUInt16BE(0xc00c, 0); // name: pointer to the question
 			answer.writeUInt16BE(12, 2); // PTR

@@ -33,7 +33,9 @@ export function parseExposition(body: string): Exposition {
 	const find = (name: string, labels: Record<string, string> = {}): Sample[] =>
 		samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
 	return {
-		samples, types, find,
+		samples,
+		types,
+		find,
 		value(name, labels = {}) {
 			const found = find(name, labels);
 			if (found.length !== 1) throw new Error(`${found.length} samples of ${name} ${JSON.stringify(labels)}`);

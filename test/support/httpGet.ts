@@ -26,7 +26,9 @@ export function httpGet(url: string, { headers = {}, ca, cert, key, timeoutMs = 
 			const peerCertificate = secure ? (res.socket as TLSSocket).getPeerCertificate() : undefined;
 			let body = '';
 			res.setEncoding('utf8');
-			res.on('data', (chunk: string) => { body += chunk; });
+			res.on('data', (chunk: string) => {
+				body += chunk;
+			});
 			res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, peerCertificate }));
 			res.on('error', reject);
 		});

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { types as ms } from 'mediasoup';
 import { WorkerPool } from '../../server/sfu/WorkerPool.js';
 import { SfuObserver } from '../../server/observer/SfuObserver.js';
-import { ObserverRequestHandler } from '../../server/observer/ObserverRequestHandler.js';
+import { ObserverRequestHandler } from '../../server/stream/ObserverRequestHandler.js';
 import { ObserverStreamServer } from '../../server/stream/ObserverStreamServer.js';
 import type { ObservedMeetingServer } from '../../server/observer/ObservedSources.js';
 
@@ -35,24 +35,39 @@ export type ObserverStack = {
 	close(): Promise<void>;
 };
 
-export async function startObserverStack({ numWorkers = 1, maxClientBacklogBytes, meetingServer }: {
-	numWorkers?: number; maxClientBacklogBytes?: number; meetingServer?: ObservedMeetingServer;
+export async function startObserverStack({
+	numWorkers = 1,
+	maxClientBacklogBytes,
+	meetingServer
+}: {
+	numWorkers?: number;
+	maxClientBacklogBytes?: number;
+	meetingServer?: ObservedMeetingServer;
 } = {}): Promise<ObserverStack> {
 	const dir = tempDir();
 	const socketPath = path.join(dir, 'observer.sock');
 	const pool = await WorkerPool.create({ numWorkers, settings: workerSettings });
 	const sfuObserver = new SfuObserver({ workerPool: pool, meetingServer });
 	const stream = await ObserverStreamServer.create({
-		socketPath, sfuObserver, requestHandler: new ObserverRequestHandler({ sfuObserver }), maxClientBacklogBytes
+		socketPath,
+		sfuObserver,
+		requestHandler: new ObserverRequestHandler({ sfuObserver }),
+		maxClientBacklogBytes
 	});
 	const stack: ObserverStack = {
-		dir, socketPath, pool, sfuObserver, stream,
+		dir,
+		socketPath,
+		pool,
+		sfuObserver,
+		stream,
 		async close() {
 			// stack.stream, not stream: a test may have replaced it.
 			await stack.stream.close();
 			sfuObserver.close();
 			// A worker a test closed itself emits no second close.
-			const closed = pool.workers.filter((w) => !w.closed).map((w) => new Promise<void>((resolve) => w.observer.once('close', () => resolve())));
+			const closed = pool.workers
+				.filter((w) => !w.closed)
+				.map((w) => new Promise<void>((resolve) => w.observer.once('close', () => resolve())));
 			pool.close();
 			await Promise.all(closed);
 			fs.rmSync(dir, { recursive: true, force: true });
@@ -64,25 +79,39 @@ export async function startObserverStack({ numWorkers = 1, maxClientBacklogBytes
 export function rtpParameters(kind: 'audio' | 'video', ssrc: number): ms.RtpParameters {
 	return kind === 'audio'
 		? {
-			codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2, parameters: {}, rtcpFeedback: [] }],
-			encodings: [{ ssrc }]
-		}
+				codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2, parameters: {}, rtcpFeedback: [] }],
+				encodings: [{ ssrc }]
+			}
 		: {
-			codecs: [{
-				mimeType: 'video/VP8', payloadType: 101, clockRate: 90000, parameters: {},
-				rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }]
-			}],
-			encodings: [{ ssrc }]
-		};
+				codecs: [
+					{
+						mimeType: 'video/VP8',
+						payloadType: 101,
+						clockRate: 90000,
+						parameters: {},
+						rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }]
+					}
+				],
+				encodings: [{ ssrc }]
+			};
 }
 
 let nextSsrc = 1111;
 
-export async function produce(transport: ms.Transport, kind: 'audio' | 'video', appData: Record<string, unknown> = {}): Promise<ms.Producer> {
+export async function produce(
+	transport: ms.Transport,
+	kind: 'audio' | 'video',
+	appData: Record<string, unknown> = {}
+): Promise<ms.Producer> {
 	return transport.produce({ kind, rtpParameters: rtpParameters(kind, nextSsrc++), appData });
 }
 
-export async function consume(transport: ms.Transport, router: ms.Router, producer: ms.Producer, appData: Record<string, unknown> = {}): Promise<ms.Consumer> {
+export async function consume(
+	transport: ms.Transport,
+	router: ms.Router,
+	producer: ms.Producer,
+	appData: Record<string, unknown> = {}
+): Promise<ms.Consumer> {
 	return transport.consume({ producerId: producer.id, rtpCapabilities: router.rtpCapabilities, paused: true, appData });
 }
 

@@ -70,11 +70,22 @@ async function freePort(): Promise<number> {
 	return port;
 }
 
-export async function startPrometheus({ jobs, scrapeIntervalSeconds = 1, evaluationIntervalSeconds = 1, ruleFiles = [], args = [], configYaml }: PrometheusOptions): Promise<PrometheusInstance> {
+export async function startPrometheus({
+	jobs,
+	scrapeIntervalSeconds = 1,
+	evaluationIntervalSeconds = 1,
+	ruleFiles = [],
+	args = [],
+	configYaml
+}: PrometheusOptions): Promise<PrometheusInstance> {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'msfu-prom-'));
 	// JSON is YAML, so the config needs no YAML library.
 	const config = {
-		global: { scrape_interval: `${scrapeIntervalSeconds}s`, evaluation_interval: `${evaluationIntervalSeconds}s`, scrape_timeout: `${scrapeIntervalSeconds}s` },
+		global: {
+			scrape_interval: `${scrapeIntervalSeconds}s`,
+			evaluation_interval: `${evaluationIntervalSeconds}s`,
+			scrape_timeout: `${scrapeIntervalSeconds}s`
+		},
 		rule_files: ruleFiles,
 		scrape_configs: jobs.map((j) => ({
 			job_name: j.job,
@@ -93,13 +104,24 @@ export async function startPrometheus({ jobs, scrapeIntervalSeconds = 1, evaluat
 	for (let attempt = 0; ; attempt++) {
 		const port = await freePort();
 		const url = `http://127.0.0.1:${port}`;
-		const child = spawn(PROMETHEUS_BIN, [
-			`--config.file=${configFile}`, `--storage.tsdb.path=${path.join(dir, 'data')}`,
-			`--web.listen-address=127.0.0.1:${port}`, '--log.level=warn', ...args
-		], { stdio: ['ignore', 'pipe', 'pipe'] });
+		const child = spawn(
+			PROMETHEUS_BIN,
+			[
+				`--config.file=${configFile}`,
+				`--storage.tsdb.path=${path.join(dir, 'data')}`,
+				`--web.listen-address=127.0.0.1:${port}`,
+				'--log.level=warn',
+				...args
+			],
+			{ stdio: ['ignore', 'pipe', 'pipe'] }
+		);
 		let out = '';
-		child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-		child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+		child.stdout!.on('data', (d: Buffer) => {
+			out += d.toString();
+		});
+		child.stderr!.on('data', (d: Buffer) => {
+			out += d.toString();
+		});
 		const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 		const ready = await waitReady(url, child, 30_000);
 		if (!ready) {
@@ -111,24 +133,45 @@ export async function startPrometheus({ jobs, scrapeIntervalSeconds = 1, evaluat
 		}
 		const api = async <T>(apiPath: string): Promise<T> => {
 			const response = await fetch(`${url}${apiPath}`);
-			const body = await response.json() as { status: string; data: T; error?: string };
+			const body = (await response.json()) as { status: string; data: T; error?: string };
 			if (body.status !== 'success') throw new Error(`${apiPath}: ${body.error ?? response.status}`);
 			return body.data;
 		};
 		const query = async (promql: string): Promise<QuerySample[]> => {
-			const data = await api<{ result: { metric: Record<string, string>; value: [number, string] }[] }>(`/api/v1/query?query=${encodeURIComponent(promql)}`);
+			const data = await api<{ result: { metric: Record<string, string>; value: [number, string] }[] }>(
+				`/api/v1/query?query=${encodeURIComponent(promql)}`
+			);
 			return data.result.map((r) => ({ metric: r.metric, timestamp: r.value[0], value: Number(r.value[1]) }));
 		};
 		const targets = async (): Promise<TargetState[]> => {
-			const data = await api<{ activeTargets: { scrapePool: string; scrapeUrl: string; health: string; lastError: string; labels: Record<string, string> }[] }>('/api/v1/targets');
-			return data.activeTargets.map((t) => ({ job: t.scrapePool, scrapeUrl: t.scrapeUrl, health: t.health, lastError: t.lastError, labels: t.labels }));
+			const data = await api<{
+				activeTargets: {
+					scrapePool: string;
+					scrapeUrl: string;
+					health: string;
+					lastError: string;
+					labels: Record<string, string>;
+				}[];
+			}>('/api/v1/targets');
+			return data.activeTargets.map((t) => ({
+				job: t.scrapePool,
+				scrapeUrl: t.scrapeUrl,
+				health: t.health,
+				lastError: t.lastError,
+				labels: t.labels
+			}));
 		};
 		let stopped = false;
 		return {
-			url, dir, child, api, query, targets,
+			url,
+			dir,
+			child,
+			api,
+			query,
+			targets,
 			async waitForQuery(promql, accept, timeoutMs = 30_000) {
 				const deadline = Date.now() + timeoutMs;
-				let last: QuerySample[] = [];
+				let last: QuerySample[];
 				for (;;) {
 					last = await query(promql);
 					if (accept(last)) return last;

@@ -36,11 +36,16 @@ export default merged;
 `;
 	fs.writeFileSync(file, body);
 	const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-		env: { ...process.env, CONFIG: file }, stdio: ['ignore', 'pipe', 'pipe']
+		env: { ...process.env, CONFIG: file },
+		stdio: ['ignore', 'pipe', 'pipe']
 	});
 	let out = '';
-	child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-	child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
+	child.stdout!.on('data', (d: Buffer) => {
+		out += d.toString();
+	});
+	child.stderr!.on('data', (d: Buffer) => {
+		out += d.toString();
+	});
 	const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 	const deadline = Date.now() + 60_000;
 	while (!/app at (\S+?)\/ /.test(out) || (/metrics at/.test(out) === false && overrides.prometheus?.enabled !== false)) {
@@ -51,7 +56,10 @@ export default merged;
 	const appUrl = /app at (\S+?)\/ /.exec(out)![1]!;
 	const metricsUrl = /metrics at (\S+)/.exec(out)?.[1];
 	return {
-		child, appUrl, metricsUrl, dir,
+		child,
+		appUrl,
+		metricsUrl,
+		dir,
 		output: () => out,
 		async stop(signal = 'SIGTERM') {
 			if (child.exitCode === null) child.kill(signal);

@@ -1,9 +1,6 @@
-import { io, type Socket } from 'socket.io-client';
-import type {
-	ClientToServerEvents, NotificationMessage, Notifications, RequestMethod, Requests, ResponseOf, ServerToClientEvents
-} from '../../server/signalling/contract.js';
-
-type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+import { io } from 'socket.io-client';
+import type { NotificationMessage, Notifications, RequestMethod, Requests, ResponseOf } from '../../server/contract/signalling.js';
+import { exchange, request, type SignallingSocket as ClientSocket } from '../../server/contract/signallingRequest.js';
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 
@@ -19,14 +16,23 @@ export class SignallingClient {
 
 	static async connect(url: string, options: { extraHeaders?: Record<string, string> } = {}): Promise<SignallingClient> {
 		const socket: ClientSocket = io(url, {
-			transports: ['websocket'], reconnection: false, forceNew: true,
+			transports: ['websocket'],
+			reconnection: false,
+			forceNew: true,
 			...(options.extraHeaders ? { extraHeaders: options.extraHeaders } : {})
 		});
 		const client = new SignallingClient(socket);
 		await new Promise<void>((resolve, reject) => {
 			const timer = setTimeout(() => reject(new Error('connect timed out')), DEFAULT_TIMEOUT_MS);
-			socket.once('connect', () => { clearTimeout(timer); resolve(); });
-			socket.once('connect_error', (error) => { clearTimeout(timer); socket.close(); reject(error); });
+			socket.once('connect', () => {
+				clearTimeout(timer);
+				resolve();
+			});
+			socket.once('connect_error', (error) => {
+				clearTimeout(timer);
+				socket.close();
+				reject(error);
+			});
 		});
 		return client;
 	}
@@ -44,21 +50,21 @@ export class SignallingClient {
 
 	/** A request as the contract types it; resolves with the response (ok or error). */
 	request<M extends RequestMethod>(method: M, data: Requests[M]['request'], timeoutMs = DEFAULT_TIMEOUT_MS): Promise<ResponseOf<M>> {
-		return this.rawRequest({ method, data }, timeoutMs) as Promise<ResponseOf<M>>;
+		return exchange(this.socket, method, data, timeoutMs);
 	}
 
-	/** The response's data, or an Error naming the error the server answered. */
-	async requestOk<M extends RequestMethod>(method: M, data: Requests[M]['request']): Promise<Requests[M]['response']> {
-		const response = await this.request(method, data);
-		if (!response.ok) throw new Error(`${method}: ${response.error.name}: ${response.error.message}`);
-		return response.data;
+	/** The response's data, or a SignallingRequestError naming the error the server answered. */
+	requestOk<M extends RequestMethod>(method: M, data: Requests[M]['request']): Promise<Requests[M]['response']> {
+		return request(this.socket, method, data, DEFAULT_TIMEOUT_MS);
 	}
 
 	/** Anything as a request message (for malformed-input tests). */
 	rawRequest(message: unknown, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<unknown> {
-		return (this.socket.timeout(timeoutMs) as unknown as {
-			emitWithAck(event: string, ...args: unknown[]): Promise<unknown>;
-		}).emitWithAck('request', message);
+		return (
+			this.socket.timeout(timeoutMs) as unknown as {
+				emitWithAck(event: string, ...args: unknown[]): Promise<unknown>;
+			}
+		).emitWithAck('request', message);
 	}
 
 	/** Emits anything, without waiting for an ack (for missing-ack and unknown-event tests). */
@@ -68,7 +74,9 @@ export class SignallingClient {
 
 	/** Resolves with the first notification (already received or future) of `method` matching `predicate`. */
 	async waitForNotification<N extends keyof Notifications>(
-		method: N, predicate: (data: Notifications[N]) => boolean = () => true, timeoutMs = DEFAULT_TIMEOUT_MS
+		method: N,
+		predicate: (data: Notifications[N]) => boolean = () => true,
+		timeoutMs = DEFAULT_TIMEOUT_MS
 	): Promise<Notifications[N]> {
 		const find = (): Notifications[N] | undefined => {
 			const found = this.notifications.find((n) => n.method === method && predicate(n.data as Notifications[N]));
@@ -79,9 +87,16 @@ export class SignallingClient {
 			const found = find();
 			if (found) return found;
 			const left = deadline - Date.now();
-			if (left <= 0) throw new Error(`no ${method} notification within ${timeoutMs} ms (got: ${this.notifications.map((n) => n.method).join(', ') || 'none'})`);
+			if (left <= 0)
+				throw new Error(
+					`no ${method} notification within ${timeoutMs} ms (got: ${this.notifications.map((n) => n.method).join(', ') || 'none'})`
+				);
 			await new Promise<void>((resolve) => {
-				const wake = (): void => { clearTimeout(timer); this.#waiters.delete(wake); resolve(); };
+				const wake = (): void => {
+					clearTimeout(timer);
+					this.#waiters.delete(wake);
+					resolve();
+				};
 				const timer = setTimeout(wake, left);
 				this.#waiters.add(wake);
 			});

@@ -4,14 +4,14 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { validateConfig, webRtcServerOnAnyPort, type Config } from '../../config/configSchema.js';
 import { Server } from '../../server/Server.js';
-import type { RtpParameters } from '../../server/signalling/contract.js';
+import type { RtpParameters } from '../../server/contract/signalling.js';
 
 type Overrides = { [K in keyof Config]?: Partial<Config[K]> };
 
 /** The example config, validated, on free ports and a private observer socket, with `overrides` merged per block. */
 export async function testConfig(dir: string, overrides: Overrides = {}): Promise<Config> {
 	const example = pathToFileURL(path.resolve('config/config.example.js')).href;
-	const base = (await import(example) as { default: Record<string, Record<string, unknown>> }).default;
+	const base = ((await import(example)) as { default: Record<string, Record<string, unknown>> }).default;
 	const raw: Record<string, unknown> = { ...base };
 	const blocks: Record<string, Record<string, unknown>> = {
 		listen: { ip: '127.0.0.1', port: 0 },
@@ -45,7 +45,9 @@ export async function startTestServer(overrides: Overrides = {}): Promise<TestSe
 export function opusParameters(ssrc = 11111111): RtpParameters {
 	return {
 		mid: '0',
-		codecs: [{ mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2, parameters: { useinbandfec: 1 }, rtcpFeedback: [] }],
+		codecs: [
+			{ mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2, parameters: { useinbandfec: 1 }, rtcpFeedback: [] }
+		],
 		headerExtensions: [],
 		encodings: [{ ssrc }],
 		rtcp: { cname: 'test-audio', reducedSize: true }
@@ -55,10 +57,15 @@ export function opusParameters(ssrc = 11111111): RtpParameters {
 export function vp8Parameters(ssrc = 22222222): RtpParameters {
 	return {
 		mid: '1',
-		codecs: [{
-			mimeType: 'video/VP8', payloadType: 96, clockRate: 90000, parameters: {},
-			rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }]
-		}],
+		codecs: [
+			{
+				mimeType: 'video/VP8',
+				payloadType: 96,
+				clockRate: 90000,
+				parameters: {},
+				rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }, { type: 'ccm', parameter: 'fir' }]
+			}
+		],
 		headerExtensions: [],
 		encodings: [{ ssrc }],
 		rtcp: { cname: 'test-video', reducedSize: true }

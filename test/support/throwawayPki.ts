@@ -33,15 +33,44 @@ export function createThrowawayPki(): ThrowawayPki {
 	};
 	const newKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 	const makeCa = (name: string): void => {
-		openssl('req', '-x509', ...newKey, '-keyout', file(`${name}.key`), '-out', file(`${name}.crt`), '-days', '1',
-			'-subj', `/CN=meter-sfu test ${name}`, '-addext', 'basicConstraints=critical,CA:TRUE',
-			'-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+		openssl(
+			'req',
+			'-x509',
+			...newKey,
+			'-keyout',
+			file(`${name}.key`),
+			'-out',
+			file(`${name}.crt`),
+			'-days',
+			'1',
+			'-subj',
+			`/CN=meter-sfu test ${name}`,
+			'-addext',
+			'basicConstraints=critical,CA:TRUE',
+			'-addext',
+			'keyUsage=critical,keyCertSign,cRLSign'
+		);
 	};
 	const issue = (ca: string, name: string, subject: string, extensions: string): { cert: string; key: string } => {
 		openssl('req', '-new', ...newKey, '-keyout', file(`${name}.key`), '-out', file(`${name}.csr`), '-subj', subject);
 		fs.writeFileSync(file(`${name}.ext`), extensions);
-		openssl('x509', '-req', '-in', file(`${name}.csr`), '-CA', file(`${ca}.crt`), '-CAkey', file(`${ca}.key`), '-CAcreateserial',
-			'-out', file(`${name}.crt`), '-days', '1', '-extfile', file(`${name}.ext`));
+		openssl(
+			'x509',
+			'-req',
+			'-in',
+			file(`${name}.csr`),
+			'-CA',
+			file(`${ca}.crt`),
+			'-CAkey',
+			file(`${ca}.key`),
+			'-CAcreateserial',
+			'-out',
+			file(`${name}.crt`),
+			'-days',
+			'1',
+			'-extfile',
+			file(`${name}.ext`)
+		);
 		return { cert: file(`${name}.crt`), key: file(`${name}.key`) };
 	};
 	const serverExtensions = 'basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\nextendedKeyUsage=serverAuth\n';
@@ -53,10 +82,14 @@ export function createThrowawayPki(): ThrowawayPki {
 		const client = issue('ca', 'client', '/CN=prometheus', clientExtensions);
 		const stranger = issue('stranger-ca', 'stranger', '/CN=stranger', clientExtensions);
 		return {
-			dir, caCert: file('ca.crt'),
-			serverCert: server.cert, serverKey: server.key,
-			clientCert: client.cert, clientKey: client.key,
-			strangerCert: stranger.cert, strangerKey: stranger.key,
+			dir,
+			caCert: file('ca.crt'),
+			serverCert: server.cert,
+			serverKey: server.key,
+			clientCert: client.cert,
+			clientKey: client.key,
+			strangerCert: stranger.cert,
+			strangerKey: stranger.key,
 			issueServerCert: (name) => issue('ca', name, `/CN=${name}`, serverExtensions),
 			remove: () => fs.rmSync(dir, { recursive: true, force: true })
 		};

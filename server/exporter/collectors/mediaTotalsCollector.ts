@@ -1,6 +1,6 @@
 import { Gauge } from 'prom-client';
-import { PrecomputedHistogram, countObservations } from '../PrecomputedHistogram.js';
-import { AT, numberAt, transportRow } from '../mediasoupStats.js';
+import { PrecomputedHistogram, countObservations } from './PrecomputedHistogram.js';
+import { AT, numberAt, transportRow } from '../snapshot/mediasoupStats.js';
 import { registers, type CollectorContext } from './CollectorContext.js';
 
 /**
@@ -11,11 +11,16 @@ import { registers, type CollectorContext } from './CollectorContext.js';
 export function mediaTotalsCollector({ registry, state, snapshot, options }: CollectorContext): void {
 	const reg = registers(registry);
 	const transports = new Gauge({
-		name: 'mediasoup_transports', help: 'Transports by type and selected-tuple protocol (proto empty while none is selected)',
-		labelNames: ['transport_type', 'proto'], registers: reg
+		name: 'mediasoup_transports',
+		help: 'Transports by type and selected-tuple protocol (proto empty while none is selected)',
+		labelNames: ['transport_type', 'proto'],
+		registers: reg
 	});
 	const webrtc = new Gauge({
-		name: 'mediasoup_webrtc_transports', help: 'WebRTC transports by ICE and DTLS state', labelNames: ['ice_state', 'dtls_state'], registers: reg
+		name: 'mediasoup_webrtc_transports',
+		help: 'WebRTC transports by ICE and DTLS state',
+		labelNames: ['ice_state', 'dtls_state'],
+		registers: reg
 	});
 	const byType = new Map<string, { labels: { transport_type: string; proto: string }; count: number }>();
 	const byIceDtls = new Map<string, { labels: { ice_state: string; dtls_state: string }; count: number }>();
@@ -36,14 +41,16 @@ export function mediaTotalsCollector({ registry, state, snapshot, options }: Col
 		}
 		const entries = snapshot.sweep.stats.get(t.id);
 		const row = entries ? transportRow(entries) : undefined;
-		bitrate.recv += row ? numberAt(row, AT.recvBitrate) ?? 0 : 0;
-		bitrate.send += row ? numberAt(row, AT.sendBitrate) ?? 0 : 0;
+		bitrate.recv += row ? (numberAt(row, AT.recvBitrate) ?? 0) : 0;
+		bitrate.send += row ? (numberAt(row, AT.sendBitrate) ?? 0) : 0;
 	}
 	for (const { labels, count } of byType.values()) transports.set(labels, count);
 	for (const { labels, count } of byIceDtls.values()) webrtc.set(labels, count);
 	const bitrateGauge = new Gauge({
-		name: 'mediasoup_bitrate_bps', help: 'Bitrate summed over all transports in bits per second (recv: into the SFU)',
-		labelNames: ['direction'], registers: reg
+		name: 'mediasoup_bitrate_bps',
+		help: 'Bitrate summed over all transports in bits per second (recv: into the SFU)',
+		labelNames: ['direction'],
+		registers: reg
 	});
 	bitrateGauge.set({ direction: 'recv' }, bitrate.recv);
 	bitrateGauge.set({ direction: 'send' }, bitrate.send);
@@ -58,7 +65,10 @@ export function mediaTotalsCollector({ registry, state, snapshot, options }: Col
 		help: 'Score distribution, one observation per producer encoding and per consumer (gauge histogram: re-observed every scrape)',
 		buckets: options.buckets.score
 	});
-	const scores = { producer: { audio: [] as number[], video: [] as number[] }, consumer: { audio: [] as number[], video: [] as number[] } };
+	const scores = {
+		producer: { audio: [] as number[], video: [] as number[] },
+		consumer: { audio: [] as number[], video: [] as number[] }
+	};
 	const counts = { producer: { audio: 0, video: 0 }, consumer: { audio: 0, video: 0 } };
 	for (const p of Object.values(state.producers)) {
 		counts.producer[p.kind]++;
@@ -70,7 +80,8 @@ export function mediaTotalsCollector({ registry, state, snapshot, options }: Col
 	}
 	// Every role and kind has its series, also without observations.
 	for (const role of ['producer', 'consumer'] as const) {
-		for (const kind of ['audio', 'video'] as const) score.set({ role, kind }, countObservations(options.buckets.score, scores[role][kind]));
+		for (const kind of ['audio', 'video'] as const)
+			score.set({ role, kind }, countObservations(options.buckets.score, scores[role][kind]));
 	}
 	for (const kind of ['audio', 'video'] as const) {
 		producers.set({ kind }, counts.producer[kind]);

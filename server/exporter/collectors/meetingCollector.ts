@@ -1,6 +1,6 @@
 import { Gauge, Histogram } from 'prom-client';
 import { registers, type CollectorContext } from './CollectorContext.js';
-import { labelValue } from '../labelValue.js';
+import { labelValue } from '../labels/labelValue.js';
 
 /**
  * Rooms and peers: edumeet's `edumeet_rooms` and `edumeet_peers{room_id}`, peers by client type,
@@ -11,7 +11,10 @@ export function meetingCollector({ registry, state, snapshot, options }: Collect
 	const reg = registers(registry);
 	const rooms = Object.values(state.rooms);
 	const peersByRoom = new Map<string, number>(rooms.map((r) => [r.id, 0]));
-	const byClient = new Map<string, number>([['browser', 0], ['synthetic', 0]]);
+	const byClient = new Map<string, number>([
+		['browser', 0],
+		['synthetic', 0]
+	]);
 	for (const peer of Object.values(state.peers)) {
 		if (peersByRoom.has(peer.roomId)) peersByRoom.set(peer.roomId, peersByRoom.get(peer.roomId)! + 1);
 		byClient.set(peer.clientType, (byClient.get(peer.clientType) ?? 0) + 1);
@@ -36,32 +39,43 @@ export function meetingCollector({ registry, state, snapshot, options }: Collect
 		for (const [roomId, count] of peersByRoom) peers.set({ room_id: labelValue(roomId) }, count);
 	}
 	const clients = new Gauge({
-		name: 'edumeet_peers_by_client', help: 'Peers by client type; sum() is all peers', labelNames: ['client_type'], registers: reg
+		name: 'edumeet_peers_by_client',
+		help: 'Peers by client type; sum() is all peers',
+		labelNames: ['client_type'],
+		registers: reg
 	});
 	for (const [clientType, count] of byClient) clients.set({ client_type: clientType }, count);
 	const sendersGauge = new Gauge({
-		name: 'edumeet_senders', help: 'Peers sending at least one unpaused producer of the kind', labelNames: ['kind'], registers: reg
+		name: 'edumeet_senders',
+		help: 'Peers sending at least one unpaused producer of the kind',
+		labelNames: ['kind'],
+		registers: reg
 	});
 	sendersGauge.set({ kind: 'audio' }, senders.audio.size);
 	sendersGauge.set({ kind: 'video' }, senders.video.size);
-	new Gauge({ name: 'edumeet_largest_room_peers', help: 'Peers in the largest room', registers: reg })
-		.set(Math.max(0, ...peersByRoom.values()));
+	new Gauge({ name: 'edumeet_largest_room_peers', help: 'Peers in the largest room', registers: reg }).set(
+		Math.max(0, ...peersByRoom.values())
+	);
 	// The limit as a series of its own, so alerts can compare room sizes with it (it comes with the counters).
 	if (snapshot.counters) {
-		new Gauge({ name: 'edumeet_room_max_peers', help: 'Most peers a room admits (config room.maxPeers)', registers: reg })
-			.set(snapshot.counters.roomMaxPeers);
+		new Gauge({ name: 'edumeet_room_max_peers', help: 'Most peers a room admits (config room.maxPeers)', registers: reg }).set(
+			snapshot.counters.roomMaxPeers
+		);
 	}
 
 	const roomPeers = new Histogram({
-		name: 'edumeet_room_peers', help: 'Room sizes in peers (gauge histogram: re-observed every scrape, one observation per room)',
-		buckets: options.buckets.roomPeers, registers: reg
+		name: 'edumeet_room_peers',
+		help: 'Room sizes in peers (gauge histogram: re-observed every scrape, one observation per room)',
+		buckets: options.buckets.roomPeers,
+		registers: reg
 	});
 	for (const count of peersByRoom.values()) roomPeers.observe(count);
 	for (const kind of ['audio', 'video'] as const) {
 		const histogram = new Histogram({
 			name: `edumeet_room_${kind}_senders`,
 			help: `Peers sending ${kind} per room (gauge histogram: re-observed every scrape, one observation per room)`,
-			buckets: options.buckets.roomSenders, registers: reg
+			buckets: options.buckets.roomSenders,
+			registers: reg
 		});
 		for (const count of sendersByRoom(kind).values()) histogram.observe(count);
 	}

@@ -1,7 +1,7 @@
 import { Counter, Gauge } from 'prom-client';
 import type { ServerCounters } from '../../stream/protocol.js';
-import { labelValue } from '../labelValue.js';
-import { PrecomputedHistogram } from '../PrecomputedHistogram.js';
+import { labelValue } from '../labels/labelValue.js';
+import { PrecomputedHistogram } from './PrecomputedHistogram.js';
 import { registers, type CollectorContext } from './CollectorContext.js';
 
 /** Bounds label values that come from the server's own maps (method, error and reason names). */
@@ -15,14 +15,18 @@ function counter(ctx: CollectorContext, metric: string, help: string, value: num
 export function signallingCollector(ctx: CollectorContext, counters: ServerCounters): void {
 	const reg = registers(ctx.registry);
 	const requests = new Counter({
-		name: 'edumeet_signalling_requests_total', help: 'Signalling requests answered, by method and result (ok or the error name)',
-		labelNames: ['method', 'result'], registers: reg
+		name: 'edumeet_signalling_requests_total',
+		help: 'Signalling requests answered, by method and result (ok or the error name)',
+		labelNames: ['method', 'result'],
+		registers: reg
 	});
 	for (const [method, byResult] of Object.entries(counters.requests)) {
 		for (const [result, count] of Object.entries(byResult)) requests.inc({ method: name(method), result: name(result) }, count);
 	}
 	const latency = new PrecomputedHistogram({
-		registry: ctx.registry, name: 'edumeet_signalling_request_duration_seconds', help: 'Time to answer a signalling request, by method',
+		registry: ctx.registry,
+		name: 'edumeet_signalling_request_duration_seconds',
+		help: 'Time to answer a signalling request, by method',
 		buckets: counters.requestLatency.bucketsSeconds
 	});
 	for (const [method, l] of Object.entries(counters.requestLatency.byMethod)) {
@@ -37,17 +41,34 @@ export function signallingCollector(ctx: CollectorContext, counters: ServerCount
 	for (const action of ['produce', 'consume'] as const) {
 		const outcomes = counters[action];
 		const families = {
-			attempts: new Counter({ name: `edumeet_${action}_attempts_total`, help: `${action} attempts by kind`, labelNames: ['kind'], registers: reg }),
-			successes: new Counter({ name: `edumeet_${action}_successes_total`, help: `${action} successes by kind`, labelNames: ['kind'], registers: reg }),
-			failures: new Counter({ name: `edumeet_${action}_failures_total`, help: `${action} failures by kind`, labelNames: ['kind'], registers: reg })
+			attempts: new Counter({
+				name: `edumeet_${action}_attempts_total`,
+				help: `${action} attempts by kind`,
+				labelNames: ['kind'],
+				registers: reg
+			}),
+			successes: new Counter({
+				name: `edumeet_${action}_successes_total`,
+				help: `${action} successes by kind`,
+				labelNames: ['kind'],
+				registers: reg
+			}),
+			failures: new Counter({
+				name: `edumeet_${action}_failures_total`,
+				help: `${action} failures by kind`,
+				labelNames: ['kind'],
+				registers: reg
+			})
 		};
 		for (const kind of ['audio', 'video'] as const) {
 			for (const outcome of ['attempts', 'successes', 'failures'] as const) families[outcome].inc({ kind }, outcomes[kind][outcome]);
 		}
 	}
 	const rejected = new Counter({
-		name: 'edumeet_rejected_messages_total', help: 'Inbound signalling messages refused at the edge, by reason',
-		labelNames: ['reason'], registers: reg
+		name: 'edumeet_rejected_messages_total',
+		help: 'Inbound signalling messages refused at the edge, by reason',
+		labelNames: ['reason'],
+		registers: reg
 	});
 	for (const [reason, count] of Object.entries(counters.rejectedMessages)) rejected.inc({ reason: name(reason) }, count);
 }

@@ -71,7 +71,7 @@ export class BasicAuthVerifier {
 		}
 		try {
 			const known = this.#users.get(user);
-			const hash = known ?? await this.#dummy();
+			const hash = known ?? (await this.#dummy());
 			this.#bcryptRuns++;
 			const match = await bcrypt.compare(password, hash);
 			if (!match || known === undefined) return 'denied';

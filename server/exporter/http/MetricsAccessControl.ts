@@ -3,7 +3,8 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../../../config/configSchema.js';
-import { Logger } from '../../Logger.js';
+import { BearerTokenFileError } from '../../base/errors.js';
+import { Logger } from '../../base/Logger.js';
 import { BasicAuthVerifier } from './BasicAuthVerifier.js';
 import { IpAllowList } from './IpAllowList.js';
 
@@ -14,17 +15,7 @@ const REALM = 'meter-sfu metrics';
 /** The `prometheus` keys that decide who may use the metrics port. */
 export type AccessOptions = Pick<Config['prometheus'], 'basicAuthUsers' | 'bearerToken' | 'bearerTokenFile' | 'allowFrom'>;
 
-export class BearerTokenFileError extends Error {
-	constructor(file: string, reason: string) {
-		super(`prometheus.bearerTokenFile ${file}: ${reason}`);
-		this.name = 'BearerTokenFileError';
-	}
-}
-
-type Auth =
-	| { scheme: 'none' }
-	| { scheme: 'basic'; verifier: BasicAuthVerifier }
-	| { scheme: 'bearer'; digest: Buffer };
+type Auth = { scheme: 'none' } | { scheme: 'basic'; verifier: BasicAuthVerifier } | { scheme: 'bearer'; digest: Buffer };
 
 function sha256(value: string): Buffer {
 	return crypto.createHash('sha256').update(value).digest();
@@ -57,12 +48,18 @@ export class MetricsAccessControl {
 			token = text.trim();
 			if (token.length < 16) throw new BearerTokenFileError(options.bearerTokenFile, 'the token must have at least 16 characters');
 		}
-		const auth: Auth = Object.keys(users).length > 0 ? { scheme: 'basic', verifier: new BasicAuthVerifier({ users }) }
-			: token !== null ? { scheme: 'bearer', digest: sha256(token) }
-			: { scheme: 'none' };
+		const auth: Auth =
+			Object.keys(users).length > 0
+				? { scheme: 'basic', verifier: new BasicAuthVerifier({ users }) }
+				: token !== null
+					? { scheme: 'bearer', digest: sha256(token) }
+					: { scheme: 'none' };
 		const loopback = listenIp === '::1' || (net.isIPv4(listenIp) && listenIp.startsWith('127.'));
 		if (auth.scheme === 'none' && options.allowFrom.length === 0 && !loopback) {
-			logger.warn('metrics port on %s has neither authentication nor an allow-list: whoever reaches it reads it (see prom.md, "Securing the endpoint")', listenIp);
+			logger.warn(
+				'metrics port on %s has neither authentication nor an allow-list: whoever reaches it reads it (see prom.md, "Securing the endpoint")',
+				listenIp
+			);
 		}
 		return new MetricsAccessControl(new IpAllowList(options.allowFrom), auth);
 	}

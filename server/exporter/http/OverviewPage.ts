@@ -1,9 +1,11 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import express from 'express';
 import type { Response, Router } from 'express';
-import { Logger } from '../../Logger.js';
-import type { MetricsSnapshot } from '../MetricsSnapshot.js';
-import { AT, numberAt, transportRow } from '../mediasoupStats.js';
-import { OVERVIEW_CSS, OVERVIEW_HTML, OVERVIEW_SCRIPT } from './overviewAssets.js';
+import { Logger } from '../../base/Logger.js';
+import { appDistDir } from '../../http/AppHttpServer.js';
+import type { MetricsSnapshot } from '../snapshot/MetricsSnapshot.js';
+import { AT, numberAt, transportRow } from '../snapshot/mediasoupStats.js';
 
 const logger = new Logger('OverviewPage');
 
@@ -37,8 +39,8 @@ export function overviewSample(snapshot: MetricsSnapshot): OverviewSample {
 	for (const id of Object.keys(state?.transports ?? {})) {
 		const entries = snapshot.sweep.stats.get(id);
 		const row = entries ? transportRow(entries) : undefined;
-		bitrate.recv += row ? numberAt(row, AT.recvBitrate) ?? 0 : 0;
-		bitrate.send += row ? numberAt(row, AT.sendBitrate) ?? 0 : 0;
+		bitrate.recv += row ? (numberAt(row, AT.recvBitrate) ?? 0) : 0;
+		bitrate.send += row ? (numberAt(row, AT.sendBitrate) ?? 0) : 0;
 	}
 	return {
 		at: snapshot.startedAt,
@@ -54,7 +56,8 @@ export function overviewSample(snapshot: MetricsSnapshot): OverviewSample {
 }
 
 // Everything from this origin, nothing inline, no frames: the page and its script are static.
-const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+const CSP =
+	"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
 	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'; object-src 'none'";
 
 function pageHeaders(res: Response): Response {
@@ -66,6 +69,13 @@ function pageHeaders(res: Response): Response {
 	});
 }
 
+/** The page's files as the build writes them (app/overview, bundled by scripts/build-app.mjs). */
+const ASSETS = [
+	['/overview', 'index.html', 'html'],
+	['/overview.js', 'overview.js', 'text/javascript'],
+	['/overview.css', 'overview.css', 'text/css']
+] as const;
+
 /**
  * A live overview on the metrics port: `/overview` (HTML), its script and style, and
  * `/overview.json`, one sample computed from a snapshot of the exporter's own source. The server
@@ -74,6 +84,8 @@ function pageHeaders(res: Response): Response {
  */
 export class OverviewPage {
 	readonly #source: SnapshotSource;
+	/** The built files, read once (undefined: not built, answered with 404 and a hint). */
+	readonly #assets = new Map<string, string | undefined>();
 
 	constructor(source: SnapshotSource) {
 		this.#source = source;
@@ -81,27 +93,40 @@ export class OverviewPage {
 
 	routes(): Router {
 		const router = express.Router();
-		router.get('/overview', (_req, res) => {
-			pageHeaders(res).type('html').send(OVERVIEW_HTML);
-		});
-		router.get('/overview.js', (_req, res) => {
-			pageHeaders(res).type('text/javascript').send(OVERVIEW_SCRIPT);
-		});
-		router.get('/overview.css', (_req, res) => {
-			pageHeaders(res).type('text/css').send(OVERVIEW_CSS);
-		});
+		const dir = path.join(appDistDir(), '..', 'overview');
+		for (const [route, file, type] of ASSETS) {
+			router.get(route, (_req, res) => {
+				if (!this.#assets.has(file)) this.#assets.set(file, readOrUndefined(path.join(dir, file)));
+				const body = this.#assets.get(file);
+				if (body === undefined)
+					pageHeaders(res).status(404).type('text/plain').send('the overview page is not built: run npm run build\n');
+				else pageHeaders(res).type(type).send(body);
+			});
+		}
 		// Browsers ask for it on every page of the port; an empty answer keeps their consoles clean.
 		router.get('/favicon.ico', (_req, res) => {
 			res.status(204).end();
 		});
 		router.get('/overview.json', (_req, res) => {
 			this.#source.snapshot().then(
-				(snapshot) => { pageHeaders(res).json(overviewSample(snapshot)); },
+				(snapshot) => {
+					pageHeaders(res).json(overviewSample(snapshot));
+				},
 				(error: Error) => {
 					logger.error('overview snapshot failed: %s', error.stack ?? error.message);
 					pageHeaders(res).status(500).json({ error: 'snapshot failed' });
-				});
+				}
+			);
 		});
 		return router;
+	}
+}
+
+function readOrUndefined(file: string): string | undefined {
+	try {
+		return fs.readFileSync(file, 'utf8');
+	} catch {
+		logger.warn('%s is missing: build the overview page (npm run build)', file);
+		return undefined;
 	}
 }

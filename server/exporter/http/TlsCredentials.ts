@@ -1,31 +1,27 @@
 import fs from 'node:fs';
 import type tls from 'node:tls';
 import type { Config } from '../../../config/configSchema.js';
-import { Logger } from '../../Logger.js';
+import { Logger } from '../../base/Logger.js';
+import { TlsFileError } from '../../base/errors.js';
 
 const logger = new Logger('TlsCredentials');
 
 export type TlsFiles = { certFile: string; keyFile: string; clientCaFile: string | null };
 
-export class TlsFileError extends Error {
-	constructor(file: string, reason: string) {
-		super(`prometheus.tls: ${file}: ${reason}`);
-		this.name = 'TlsFileError';
-	}
-}
-
 type Loaded = { options: tls.SecureContextOptions & tls.TlsOptions; stamp: string };
 
 function stampOf(files: string[]): string {
-	return files.map((file) => {
-		let st: fs.Stats;
-		try {
-			st = fs.statSync(file);
-		} catch (error) {
-			throw new TlsFileError(file, (error as Error).message);
-		}
-		return `${st.ino}:${st.size}:${st.mtimeMs}`;
-	}).join('|');
+	return files
+		.map((file) => {
+			let st: fs.Stats;
+			try {
+				st = fs.statSync(file);
+			} catch (error) {
+				throw new TlsFileError(file, (error as Error).message);
+			}
+			return `${st.ino}:${st.size}:${st.mtimeMs}`;
+		})
+		.join('|');
 }
 
 /**
