@@ -320,7 +320,7 @@ test('when the worker dies, the tabs rejoin on its replacement and see each othe
 			t.diagnostic(`tab ${i} rejoined as ${after[i]!.peerId}, decoding ${after[i]!.inboundVideo[0]!.framesDecoded} frames`);
 		}
 
-		// Leave, then join again through the form (kept filled in): a third session, same room.
+		// Leave, then join again through the form (kept filled in): a third join, same room.
 		await pages[1]!.click('#leave');
 		await waitFor(
 			'the second tab has left',

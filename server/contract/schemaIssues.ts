@@ -4,7 +4,7 @@
  *   prometheus.port: expected an integer from 0 to 65535, got "8889"
  *   data.roomId: missing; expected a room id (1 to 64 of A-Z a-z 0-9 _ - .)
  *   data.role: unknown field (known fields: roomId, displayName, rtpCapabilities)
- * The expected form is read off the schema at the issue's path (its `.describe()` text, else its
+ * The expected form is read off the schema at the path Zod reports (its `.describe()` text, else its
  * kind and bounds), so each schema states it once. A custom issue (a refinement, a cross-field
  * check, a transform's) carries its own message: `prometheus.tls: certFile and keyFile go together`.
  */
@@ -42,7 +42,7 @@ export function whenValid(...keys: string[]): { when: (payload: z.core.ParsePayl
 	};
 }
 
-/** One message per issue (per key, for unknown keys), in the issues' order. */
+/** One message per Zod issue (per key, for unknown keys), in Zod's order. */
 export function formatIssues(schema: z.ZodType, issues: readonly z.core.$ZodIssue[], style: IssueStyle): string[] {
 	const at = (path: readonly PropertyKey[]): string => pathText(style.root, path);
 	return issues.flatMap((issue): string[] => {
