@@ -7,8 +7,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { types as ms } from 'mediasoup';
 import { ObserverStreamClient } from '../server/stream/ObserverStreamClient.js';
 import { Exporter } from '../server/exporter/Exporter.js';
-import type { ObserverSource } from '../server/exporter/snapshot/ObserverSource.js';
-import type { RequestMethod } from '../server/stream/protocol.js';
 import { startObserverStack } from './support/observerFixtures.js';
 import { testConfig } from './support/signallingServer.js';
 import { parseExposition, type Exposition } from './support/exposition.js';
@@ -199,26 +197,7 @@ test("per-stream series from real getStats: simulcast encodings apart by rid and
 
 			// A server that answers getStats with objects (one without `rows`) gives the same series (those
 			// that no longer change: no RTP since, and RTCP only goes out).
-			const withoutRows: ObserverSource = {
-				get state() {
-					return client.state;
-				},
-				get seq() {
-					return client.seq;
-				},
-				get connected() {
-					return client.connected;
-				},
-				get hello() {
-					return client.hello;
-				},
-				request: ((method: RequestMethod, params: Record<string, unknown>, options?: { timeoutMs?: number }) =>
-					client.request(
-						method,
-						(method === 'getStats' ? { ...params, rows: undefined } : params) as never,
-						options
-					)) as ObserverSource['request']
-			};
+			const withoutRows = aroundGetStats(client, (ask) => ask({ rows: undefined }));
 			const fromObjects = new Exporter({
 				source: withoutRows,
 				options: (await testConfig(stack.dir, { prometheus: { numeric: true } })).prometheus

@@ -119,11 +119,12 @@ export type GetStatsAnswer = Requests['getStats']['result'];
 
 /**
  * The real stream client as the exporter's source, with each getStats request run through
- * `around` (which asks with `ask()`): to hold answers back, or to change the world between them.
+ * `around` (which asks with `ask()`, its params changed by `patch` if given): to hold answers back,
+ * to change the world between them, or to ask in another form.
  */
 export function aroundGetStats(
 	client: ObserverStreamClient,
-	around: (ask: () => Promise<GetStatsAnswer>) => Promise<GetStatsAnswer>
+	around: (ask: (patch?: Partial<Requests['getStats']['params']>) => Promise<GetStatsAnswer>) => Promise<GetStatsAnswer>
 ): ObserverSource {
 	return {
 		get state() {
@@ -138,10 +139,10 @@ export function aroundGetStats(
 		get hello() {
 			return client.hello;
 		},
-		request: ((method: RequestMethod, params: never, options?: { timeoutMs?: number }) =>
+		request: ((method: RequestMethod, params: Requests['getStats']['params'], options?: { timeoutMs?: number }) =>
 			method === 'getStats'
-				? around(() => client.request('getStats', params, options))
-				: client.request(method, params, options)) as ObserverSource['request']
+				? around((patch) => client.request('getStats', { ...params, ...patch }, options))
+				: client.request(method, params as never, options)) as ObserverSource['request']
 	};
 }
 

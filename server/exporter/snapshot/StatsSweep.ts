@@ -32,6 +32,15 @@ export type StatsSweepResult = {
 	timedOut: Set<string>;
 };
 
+type StatsSweepOptions = {
+	source: ObserverSource;
+	groups: readonly (readonly string[])[];
+	deadline: number;
+	concurrency: number;
+	reuse?: StatsTable;
+	onStats?: (stats: ReadonlyMap<string, readonly StatsRow[]>) => void;
+};
+
 /**
  * One stats sweep: getStats() of the given objects through the observer stream, in small requests,
  * at most `concurrency` objects in flight, all bounded by one deadline. Results accumulate as batches
@@ -58,40 +67,13 @@ export class StatsSweep {
 	 * `reuse`: an earlier sweep's table, whose memory this one's takes over (see StatsTable).
 	 * `onStats`: called with each request's stats as they arrive, until stop().
 	 */
-	static start({
-		source,
-		groups,
-		deadline,
-		concurrency,
-		reuse,
-		onStats
-	}: {
-		source: ObserverSource;
-		groups: readonly (readonly string[])[];
-		deadline: number;
-		concurrency: number;
-		reuse?: StatsTable;
-		onStats?: (stats: ReadonlyMap<string, readonly StatsRow[]>) => void;
-	}): StatsSweep {
-		if (!Number.isInteger(concurrency) || concurrency < 1) throw new TypeError('concurrency must be a positive integer');
-		return new StatsSweep({ source, groups, deadline, concurrency, reuse, onStats });
+	static start(options: StatsSweepOptions): StatsSweep {
+		if (!Number.isInteger(options.concurrency) || options.concurrency < 1)
+			throw new TypeError('concurrency must be a positive integer');
+		return new StatsSweep(options);
 	}
 
-	private constructor({
-		source,
-		groups,
-		deadline,
-		concurrency,
-		reuse,
-		onStats
-	}: {
-		source: ObserverSource;
-		groups: readonly (readonly string[])[];
-		deadline: number;
-		concurrency: number;
-		reuse?: StatsTable;
-		onStats?: (stats: ReadonlyMap<string, readonly StatsRow[]>) => void;
-	}) {
+	private constructor({ source, groups, deadline, concurrency, reuse, onStats }: StatsSweepOptions) {
 		this.#source = source;
 		this.#deadline = deadline;
 		this.#onStats = onStats;
