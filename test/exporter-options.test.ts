@@ -283,3 +283,22 @@ test('reverse DNS: the first scrape shows the address, later ones the name; a DN
 		ptr.close();
 	}
 });
+
+test('an overview poll takes a snapshot without writing exposition lines; a scrape that joins its sweep gets every series', async () => {
+	await withExporter({}, async ({ stack, client, exporter, scrape }) => {
+		const transport = await sendTransport(await router(stack, 'room-o'), 'room-o', 'peer-o');
+		await until('the transport in the mirror', () => client.state.transports[transport.id] !== undefined);
+		const snapshot = await exporter.snapshot();
+		assert.ok(snapshot.sweep.stats.has(transport.id), "the overview's snapshot has the transport's stats");
+		assert.equal(exporter.lineMemory.allocatedBytes, 0, 'and no exposition line was written for it');
+
+		const alone = await scrape();
+		assert.equal(alone.find('mediasoup_transport_received_bytes', { transport_id: transport.id }).length, 1);
+		assert.ok(exporter.lineMemory.allocatedBytes > 0);
+
+		// The overview starts the sweep, a scrape joins it: its answers so far are written at the end.
+		const [, joined] = await Promise.all([exporter.snapshot(), scrape()]);
+		assert.equal(joined.find('mediasoup_transport_received_bytes', { transport_id: transport.id }).length, 1);
+		assert.equal(joined.find('mediasoup_transport_sent_bytes', { transport_id: transport.id }).length, 1);
+	});
+});

@@ -107,7 +107,7 @@ export class Exporter {
 
 	/** The snapshot a scrape would use (shared with any in flight): the overview page reads this. */
 	snapshot(): Promise<MetricsSnapshot> {
-		return this.#collector.collect();
+		return this.#collector.collect({ forSeries: false });
 	}
 
 	close(): void {

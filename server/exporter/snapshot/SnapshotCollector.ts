@@ -51,6 +51,8 @@ export class SnapshotCollector {
 	readonly #listener?: SweepListener;
 	readonly #totals: ExporterTotals = { sweeps: 0, statsErrors: 0, statsTimeouts: 0 };
 	#inFlight?: Promise<MetricsSnapshot>;
+	/** A scrape waits for the sweep in flight, so its answers go to the listener (the per-object series). */
+	#seriesWanted = false;
 	/**
 	 * The last sweep's groups and the last copy of the state, with the mirror and `seq` they were
 	 * made from: while neither changed, no object came, went or was replaced, so they still hold
@@ -74,8 +76,14 @@ export class SnapshotCollector {
 		this.#listener = listener;
 	}
 
-	/** The snapshot in progress, or a new one. Never rejects. */
-	collect(): Promise<MetricsSnapshot> {
+	/**
+	 * The snapshot in progress, or a new one. Never rejects. `forSeries` false (the overview page):
+	 * the sweep's answers are not handed to the listener unless a scrape joins the sweep, so a page
+	 * that polls does not pay for writing exposition lines nobody reads.
+	 */
+	collect({ forSeries = true }: { forSeries?: boolean } = {}): Promise<MetricsSnapshot> {
+		if (!this.#inFlight) this.#seriesWanted = false;
+		this.#seriesWanted ||= forSeries;
 		if (!this.#inFlight) {
 			this.#inFlight = this.#take().finally(() => {
 				this.#inFlight = undefined;
@@ -107,7 +115,11 @@ export class SnapshotCollector {
 			deadline,
 			concurrency: this.#statsConcurrency,
 			reuse: this.#tables[0],
-			onStats: listener && ((stats) => listener.statsArrived(stats))
+			onStats:
+				listener &&
+				((stats) => {
+					if (this.#seriesWanted) listener.statsArrived(stats);
+				})
 		});
 		this.#tables = [this.#tables[1], sweep.table];
 		const settled = new Set<SnapshotPart>();
