@@ -4,12 +4,19 @@
  * URL contract (operators and tests rely on it):
  *   /?room=ROOM&name=NAME            fills the join form
  *   /?room=ROOM&name=NAME&autojoin=1 joins at once, sending camera and microphone
+ *                                    (a NAME past MAX_DISPLAY_NAME_LENGTH characters is cut to it)
  *   &simulcast=1                     sends the camera in three simulcast layers
  *   &video=0 / &audio=0              sends no camera / no microphone
  */
 import { MeetingClient } from './MeetingClient.js';
 import { MeetingView } from './MeetingView.js';
 import { installTestHook } from './MeetingTestHook.js';
+
+/**
+ * The server's default limit, config/config.example.js `room.maxDisplayNameLength`: the app cannot
+ * read the server's config, so a server configured lower still answers a longer name with its error.
+ */
+const MAX_DISPLAY_NAME_LENGTH = 64;
 
 const params = new URLSearchParams(location.search);
 const client = new MeetingClient({ simulcast: params.get('simulcast') === '1' });
@@ -23,8 +30,11 @@ const videoBox = document.getElementById('send-video') as HTMLInputElement;
 const audioBox = document.getElementById('send-audio') as HTMLInputElement;
 const joinButton = document.getElementById('join') as HTMLButtonElement;
 
+// Typing stops at the limit. maxlength counts UTF-16 units (an emoji is two), the server code points,
+// so a typed name is never too long; a value set from script is not held to maxlength, hence the clamp.
+nameInput.maxLength = MAX_DISPLAY_NAME_LENGTH;
 roomInput.value = params.get('room') ?? '';
-nameInput.value = params.get('name') ?? '';
+nameInput.value = clampDisplayName(params.get('name') ?? '');
 videoBox.checked = params.get('video') !== '0';
 audioBox.checked = params.get('audio') !== '0';
 
@@ -41,7 +51,7 @@ if (params.get('autojoin') === '1') {
 
 async function join(): Promise<void> {
 	const roomId = roomInput.value.trim();
-	const displayName = nameInput.value.trim();
+	const displayName = clampDisplayName(nameInput.value);
 	if (!roomId || !displayName) {
 		view.showError('Enter a room and your name.');
 		return;
@@ -84,6 +94,15 @@ async function openLocalMedia({ video, audio }: { video: boolean; audio: boolean
 		audio: audio ? { echoCancellation: true, noiseSuppression: true } : false,
 		video: video ? { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 24 } } : false
 	});
+}
+
+/**
+ * `name` trimmed and cut to MAX_DISPLAY_NAME_LENGTH code points, which is how the server counts
+ * (server/contract/signallingSchemas.ts `displayName`); cutting between code points never splits a
+ * surrogate pair.
+ */
+function clampDisplayName(name: string): string {
+	return Array.from(name.trim()).slice(0, MAX_DISPLAY_NAME_LENGTH).join('').trim();
 }
 
 function describe(error: unknown): string {

@@ -9,7 +9,8 @@ import { RoundPause } from '../tools/bench/RoundPause.js';
  * one spinning on a core (saturated) and one asleep. It reads their CPU from /proc as it reads the
  * worker's. The bound is a quarter of a core, well below what a spinning process gets here even
  * with the rest of the suite running beside it (on 2 cores), and the pause long enough (its CPU is
- * read over the pause's second half) for /proc's 10 ms ticks.
+ * read over the pause's second half) for /proc's 10 ms ticks. What is asserted is what the pause
+ * decided (whether it waited, whether the round counts as saturated), never how long it took.
  */
 const PAUSE_MS = 1000;
 const SATURATED_PERCENT = 25;
@@ -38,24 +39,17 @@ test('a round waits for a saturated worker within the budget, then counts the ro
 			budgetMs: 1500,
 			onWait: (cpu) => waits.push(cpu)
 		});
-		const t0 = performance.now();
 		await pause.beforeRound();
-		const firstMs = performance.now() - t0;
-		// The pause, then 1 s reads of the CPU until the budget was spent: 1 + 2 × 1 s.
-		assert.ok(firstMs >= 2900, `waited ${firstMs.toFixed(0)} ms`);
-		assert.equal(waits.length, 1);
+		assert.equal(waits.length, 1, 'it waited');
 		assert.ok(waits[0]! >= SATURATED_PERCENT, `the spinning process at ${waits[0]!.toFixed(0)}%`);
-		assert.equal(pause.totals.pausesWaited, 1);
-		assert.equal(pause.totals.pausesSaturated, 1);
-		assert.ok(pause.totals.waitedSeconds >= 1.5, `waitedSeconds ${pause.totals.waitedSeconds}`);
+		// Still saturated when the wait ended: the wait ended because the budget was spent.
+		assert.deepEqual([pause.totals.pausesWaited, pause.totals.pausesSaturated], [1, 1]);
+		const { waitedSeconds } = pause.totals;
 
-		// The budget is spent: the next round only pauses, and is counted saturated again.
-		const t1 = performance.now();
+		// The budget is spent: the next round only pauses (no wait, none counted), and is counted saturated again.
 		await pause.beforeRound();
-		const secondMs = performance.now() - t1;
-		assert.ok(secondMs < 2000, `second pause ${secondMs.toFixed(0)} ms`);
-		assert.equal(waits.length, 1);
-		assert.deepEqual(pause.totals, { pausesWaited: 1, pausesSaturated: 2, waitedSeconds: pause.totals.waitedSeconds });
+		assert.equal(waits.length, 1, 'no second wait');
+		assert.deepEqual(pause.totals, { pausesWaited: 1, pausesSaturated: 2, waitedSeconds });
 	} finally {
 		await stop(spinning);
 	}
@@ -64,18 +58,17 @@ test('a round waits for a saturated worker within the budget, then counts the ro
 test('a round after an idle worker only pauses', { timeout: 30_000 }, async () => {
 	const idle = await start('setTimeout(() => {}, 60_000)');
 	try {
+		const waits: number[] = [];
 		const pause = new RoundPause({
 			workerPids: [idle.pid],
 			pauseMs: PAUSE_MS,
 			saturatedPercent: SATURATED_PERCENT,
 			budgetMs: 10_000,
-			onWait: () => assert.fail('waited for an idle process')
+			onWait: (cpu) => waits.push(cpu)
 		});
-		const t0 = performance.now();
 		await pause.beforeRound();
 		await pause.beforeRound();
-		const ms = performance.now() - t0;
-		assert.ok(ms >= 1990 && ms < 4000, `two pauses took ${ms.toFixed(0)} ms`);
+		assert.deepEqual(waits, [], 'no wait for an idle process');
 		assert.deepEqual(pause.totals, { pausesWaited: 0, pausesSaturated: 0, waitedSeconds: 0 });
 	} finally {
 		await stop(idle);
@@ -92,10 +85,9 @@ test('a worker that gets below saturation ends the wait early', { timeout: 30_00
 			saturatedPercent: SATURATED_PERCENT,
 			budgetMs: 20_000
 		});
-		const t0 = performance.now();
 		await pause.beforeRound();
-		const ms = performance.now() - t0;
-		assert.ok(ms < 6000, `waited ${ms.toFixed(0)} ms of a 20 s budget`);
+		// It waited, and the round is not counted saturated: the wait ended because the process got
+		// below saturation, not because the 20 s budget was spent (that would count it saturated).
 		assert.equal(pause.totals.pausesWaited, 1);
 		assert.equal(pause.totals.pausesSaturated, 0);
 	} finally {

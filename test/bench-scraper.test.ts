@@ -11,12 +11,14 @@ import { BenchScraper } from '../tools/bench/BenchScraper.js';
 
 type Answer = { pieces: (string | Buffer)[] };
 let nextAnswer: Answer = { pieces: [] };
+/** The request line of every request the server answered, checked by the tests (never in the server's callback). */
+const requestLines: string[] = [];
 const server = net.createServer((socket) => {
 	let request = '';
 	socket.on('data', async (data) => {
 		request += data.toString('latin1');
 		if (!request.includes('\r\n\r\n')) return;
-		assert.match(request, /^GET \/metrics\?x=1 HTTP\/1\.1\r\n/);
+		requestLines.push(request.slice(0, request.indexOf('\r\n')));
 		for (const piece of nextAnswer.pieces) {
 			socket.write(piece);
 			await new Promise((resolve) => setTimeout(resolve, 5));
@@ -28,6 +30,9 @@ const server = net.createServer((socket) => {
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/metrics?x=1`;
 const scraper = new BenchScraper(url);
+const REQUEST_LINE = 'GET /metrics?x=1 HTTP/1.1';
+/** The request lines the server got since `since` (an earlier length of requestLines). */
+const requestsSince = (since: number): string[] => requestLines.slice(since);
 after(() => {
 	scraper.close();
 	server.close();
@@ -51,7 +56,9 @@ test('a body of megabytes in many reads, the headers split across two: its size,
 			body.subarray(body.length - 30)
 		]
 	};
+	const before = requestLines.length;
 	const result = await scraper.scrape();
+	assert.deepEqual(requestsSince(before), [REQUEST_LINE], 'one GET of the URL as given');
 	assert.equal(result.bytes, body.length);
 	assert.equal(result.sweeps, 42);
 	assert.equal(result.timedOut, true);
@@ -59,15 +66,18 @@ test('a body of megabytes in many reads, the headers split across two: its size,
 });
 
 test('scrapes one after another reuse the read buffer and each reads its own body', async () => {
+	const before = requestLines.length;
 	for (const sweeps of [7, 8, 9]) {
 		const body = exposition(sweeps, 0, sweeps * 1000);
 		nextAnswer = { pieces: [head('200 OK', Buffer.byteLength(body)) + body] };
 		const result = await scraper.scrape();
 		assert.deepEqual([result.bytes, result.sweeps, result.timedOut], [Buffer.byteLength(body), sweeps, false]);
 	}
+	assert.deepEqual(requestsSince(before), [REQUEST_LINE, REQUEST_LINE, REQUEST_LINE]);
 });
 
 test('an error status, a missing length and a body cut short are failures that say so', async () => {
+	const before = requestLines.length;
 	nextAnswer = { pieces: [head('500 Internal Server Error', 14) + 'scrape failed\n'] };
 	await assert.rejects(scraper.scrape(), /: 500$/);
 	nextAnswer = { pieces: [head('200 OK', null) + 'x 1\n'] };
@@ -78,4 +88,5 @@ test('an error status, a missing length and a body cut short are failures that s
 	const body = exposition(3, 0, 1);
 	nextAnswer = { pieces: [head('200 OK', body.length) + body] };
 	assert.equal((await scraper.scrape()).sweeps, 3);
+	assert.deepEqual(requestsSince(before), Array(4).fill(REQUEST_LINE));
 });

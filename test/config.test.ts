@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 import { validateConfig, ConfigError } from '../config/configSchema.js';
 import { loadConfig, resolveConfigPath } from '../server/config/loadConfig.js';
 
@@ -126,9 +127,32 @@ test('a missing required key is named', () => {
 	assert.match(problemsOf(raw).join('\n'), /^listen: missing; expected an object/m);
 });
 
-test('CONFIG selects the file; config.js wins over the example', () => {
+test('CONFIG selects the file; config.js wins over the example', async () => {
 	assert.equal(resolveConfigPath({ CONFIG: '/tmp/x.js' }), '/tmp/x.js');
-	assert.match(resolveConfigPath({}), /config\/config(\.example)?\.js$/);
+	// This checkout: the one file its config/ calls for.
+	const own = path.resolve('config/config.js');
+	assert.equal(resolveConfigPath({}), fs.existsSync(own) ? own : path.resolve('config/config.example.js'));
+	// Both cases, with loadConfig.ts copied into a tree of its own (it finds config/ from where it
+	// lies), whose config/ first has the example alone, then config.js too.
+	const top = fs.mkdtempSync(path.join(os.tmpdir(), 'cfg-tree-'));
+	try {
+		fs.writeFileSync(path.join(top, 'package.json'), '{ "type": "module" }\n');
+		fs.mkdirSync(path.join(top, 'server/config'), { recursive: true });
+		fs.mkdirSync(path.join(top, 'config'));
+		fs.copyFileSync('server/config/loadConfig.ts', path.join(top, 'server/config/loadConfig.ts'));
+		const schema = pathToFileURL(path.resolve('config/configSchema.ts')).href;
+		fs.writeFileSync(path.join(top, 'config/configSchema.ts'), `export * from ${JSON.stringify(schema)};\n`);
+		fs.writeFileSync(path.join(top, 'config/config.example.js'), 'export default {};\n');
+		const copy = (await import(pathToFileURL(path.join(top, 'server/config/loadConfig.ts')).href)) as {
+			resolveConfigPath: typeof resolveConfigPath;
+		};
+		assert.equal(copy.resolveConfigPath({}), path.join(top, 'config/config.example.js'), 'without config.js, the example');
+		fs.writeFileSync(path.join(top, 'config/config.js'), 'export default {};\n');
+		assert.equal(copy.resolveConfigPath({}), path.join(top, 'config/config.js'), 'config.js wins over the example');
+		assert.equal(copy.resolveConfigPath({ CONFIG: 'x.js' }), path.resolve('x.js'), 'and CONFIG over both');
+	} finally {
+		fs.rmSync(top, { recursive: true, force: true });
+	}
 });
 
 test('the server refuses to start on a bad config, naming the key, with a non-zero exit', () => {

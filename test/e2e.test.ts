@@ -343,3 +343,38 @@ test('when the worker dies, the tabs rejoin on its replacement and see each othe
 	});
 	t.diagnostic(`test ran ${((Date.now() - started) / 1000).toFixed(1)} s`);
 });
+
+test('a name past the server limit in the autojoin URL is clamped, so the meeting starts', { timeout: 180_000 }, async (t) => {
+	// 300 characters (code points) and 450 UTF-16 units: cutting at 64 units would split the 22nd
+	// emoji's surrogate pair, so only a cut by code points gives `clamped`.
+	const longName = '🙂a'.repeat(150);
+	const clamped = '🙂a'.repeat(32); // 64 code points, config.example.js room.maxDisplayNameLength
+	await withMeeting([longName, 'Ada'], 1, async ({ pages, allStats, explain }) => {
+		const [longTab, otherTab] = pages as [Page, Page];
+		// A refused join shows its error at once: fail with it rather than time out.
+		const joined = await waitFor(
+			'both tabs joined and show each other',
+			60_000,
+			async () => {
+				for (const page of pages) {
+					if (await page.locator('#error').isVisible())
+						assert.fail(`a tab shows: ${await page.locator('#error-text').textContent()}`);
+				}
+				const all = await allStats();
+				const tiles = await Promise.all(pages.map((page) => page.locator('.tile:not(.local)').count()));
+				return all.every((s, i) => s.state === 'joined' && s.peers.length === 1 && tiles[i] === 1) ? all : undefined;
+			},
+			explain
+		);
+		const longPeerId = joined[0]!.peerId;
+		assert.ok(longPeerId);
+		assert.deepEqual(joined[1]!.peers, [{ peerId: longPeerId, displayName: clamped }]);
+		assert.equal(await otherTab.locator(`.tile[data-peer-id="${longPeerId}"] .name`).textContent(), clamped);
+		assert.equal(await longTab.locator('.tile.local .name').textContent(), `${clamped} (you)`);
+		// The form and the shareable URL carry the clamped name too; typing stops at the limit.
+		assert.equal(await longTab.inputValue('#name'), clamped);
+		assert.equal(new URL(longTab.url()).searchParams.get('name'), clamped);
+		assert.equal(await longTab.getAttribute('#name', 'maxlength'), '64');
+		t.diagnostic(`a ${[...longName].length}-character name joined as ${[...clamped].length} characters`);
+	});
+});

@@ -5,12 +5,14 @@ import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { types as ms } from 'mediasoup';
-import { ObserverStreamClient } from '../server/stream/ObserverStreamClient.js';
+import type { ObserverStreamClient } from '../server/stream/ObserverStreamClient.js';
+import type { ObserverSource } from '../server/exporter/snapshot/ObserverSource.js';
 import { Exporter } from '../server/exporter/Exporter.js';
-import { startObserverStack } from './support/observerFixtures.js';
+import { AT } from '../server/exporter/snapshot/mediasoupStats.js';
 import { testConfig } from './support/signallingServer.js';
 import { parseExposition, type Exposition } from './support/exposition.js';
 import { until } from './support/until.js';
+import { Gate } from './support/Gate.js';
 import {
 	aroundGetStats,
 	inboundStats,
@@ -18,7 +20,6 @@ import {
 	RID_URI,
 	router,
 	rtpPacket,
-	scrapeOf,
 	sendTransport,
 	udpTo,
 	withExporter
@@ -299,64 +300,76 @@ test('closed producers, consumers and transports have no series in the next scra
 });
 
 test('an object that closes during the sweep, after its series were written, is not in that scrape; one whose labels changed has them as at the end', async () => {
-	const stack = await startObserverStack();
-	const client = new ObserverStreamClient({ socketPath: stack.socketPath });
-	try {
-		await client.connect();
-		const r = await router(stack, 'room-mid');
-		const send = await sendTransport(r, 'room-mid', 'peer-1');
-		const recv = await r.createPlainTransport({
-			listenIp: { ip: '127.0.0.1' },
-			rtcpMux: true,
-			comedia: true,
-			appData: { roomId: 'room-mid', direction: 'recv' }
-		});
-		const producer = await send.produce({
-			kind: 'audio',
-			rtpParameters: {
-				codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }],
-				encodings: [{ ssrc: 8100 }]
-			}
-		});
-		const consumers = await Promise.all(
-			Array.from({ length: 40 }, () => recv.consume({ producerId: producer.id, rtpCapabilities: r.rtpCapabilities }))
-		);
-		await until('the consumers in the mirror', () => consumers.every((c) => c.id in client.state.consumers));
-		// The real stream, except that the first getStats request after a consumer's answer waits
-		// until that consumer has closed and left the mirror (statsConcurrency 1: one id a request).
-		let getStatsCalls = 0;
-		let answered: ms.Consumer | undefined;
-		let victim: ms.Consumer | undefined;
-		const source = aroundGetStats(client, async (ask) => {
+	// The real stream with two requests held at gates (statsConcurrency 1: one id a request, one in
+	// flight): the second, until the send transport (answered first) has a tuple and so other labels;
+	// the one after the first consumer's answer, until that consumer (the victim) has closed.
+	const afterFirstAnswer = new Gate();
+	const afterVictimAnswer = new Gate();
+	let getStatsCalls = 0;
+	let consumers: ms.Consumer[] = [];
+	let victim: ms.Consumer | undefined;
+	const events: string[] = [];
+	const holdTwo = (client: ObserverStreamClient): ObserverSource =>
+		aroundGetStats(client, async (ask) => {
 			getStatsCalls++;
-			if (getStatsCalls === 2) {
-				// After the first answer (the send transport's): its first RTP packet gives it a
-				// tuple, so its labels change (proto, local_addr).
-				const socket = await udpTo(send);
-				socket.send(rtpPacket({ payloadType: 100, ssrc: 8100, seq: 1, timestamp: 0, payloadSize: 50 }));
-				await until('the tuple in the mirror', () => client.state.transports[send.id]?.tuple !== null);
-				socket.close();
-			}
-			if (answered && !victim) {
-				victim = answered;
-				victim.close();
-				await until('the victim to leave the mirror', () => !(victim!.id in client.state.consumers));
-			}
+			if (getStatsCalls === 2) await afterFirstAnswer.pass();
+			else if (victim && !afterVictimAnswer.wasReached) await afterVictimAnswer.pass();
 			const answer = await ask();
-			answered ??= consumers.find((c) => c.id in answer.stats);
+			events.push(...Object.keys(answer.stats));
+			victim ??= consumers.find((c) => c.id in answer.stats);
 			return answer;
 		});
-		const config = await testConfig(stack.dir, { prometheus: { numeric: true, statsConcurrency: 1 } });
-		const exporter = new Exporter({ source, options: config.prometheus });
-		try {
-			const m = await scrapeOf(exporter);
-			assert.equal(getStatsCalls, 43, 'one request per object');
-			assert.ok(victim, 'a consumer closed after its answer, before the sweep ended');
-			assert.deepEqual(
-				m.samples.filter((s) => s.labels.id === victim!.id),
-				[],
-				'no series of it'
+	await withExporter(
+		{ statsConcurrency: 1 },
+		async ({ stack, client, exporter, scrape }) => {
+			const r = await router(stack, 'room-mid');
+			const send = await sendTransport(r, 'room-mid', 'peer-1');
+			const recv = await r.createPlainTransport({
+				listenIp: { ip: '127.0.0.1' },
+				rtcpMux: true,
+				comedia: true,
+				appData: { roomId: 'room-mid', direction: 'recv' }
+			});
+			const producer = await send.produce({
+				kind: 'audio',
+				rtpParameters: {
+					codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }],
+					encodings: [{ ssrc: 8100 }]
+				}
+			});
+			consumers = await Promise.all(
+				Array.from({ length: 40 }, () => recv.consume({ producerId: producer.id, rtpCapabilities: r.rtpCapabilities }))
 			);
+			await until('the consumers in the mirror', () => consumers.every((c) => c.id in client.state.consumers));
+			const scraped = scrape().finally(() => events.push('scrape answered'));
+			await afterFirstAnswer.reached;
+			assert.equal(client.state.transports[send.id]!.tuple, null, 'the send transport answered without a tuple');
+			const socket = await udpTo(send);
+			socket.send(rtpPacket({ payloadType: 100, ssrc: 8100, seq: 1, timestamp: 0, payloadSize: 50 }));
+			await until('the tuple in the mirror', () => client.state.transports[send.id]?.tuple !== null);
+			socket.close();
+			events.push('tuple');
+			afterFirstAnswer.open();
+
+			await afterVictimAnswer.reached;
+			assert.ok(victim, 'a consumer answered');
+			assert.ok(exporter.lineMemory.allocatedBytes > 0, 'the answers so far were written as lines');
+			victim.close();
+			await until('the victim to leave the mirror', () => !(victim!.id in client.state.consumers));
+			events.push('victim closed');
+			afterVictimAnswer.open();
+			const m = await scraped;
+
+			const names = new Map([send, recv, producer, victim].map((o, i) => [o.id, ['send', 'recv', 'producer', 'victim'][i]!]));
+			const others = consumers.filter((c) => c !== victim).map((c) => c.id);
+			assert.deepEqual(
+				events.map((e) => names.get(e) ?? e),
+				['send', 'tuple', 'recv', 'producer', 'victim', 'victim closed', ...others, 'scrape answered'],
+				'the race happened: the victim answered, then closed while the sweep went on; the send transport answered before its labels changed'
+			);
+			assert.equal(getStatsCalls, 43, 'one request per object');
+			const victimSeries = m.samples.filter((s) => s.labels.id === victim!.id);
+			assert.deepEqual(victimSeries, [], 'no series of it');
 			const scored = new Set(m.find('mediasoup_consumer_score').map((s) => s.labels.id));
 			assert.equal(scored.size, 39, 'every other consumer has its series');
 			assert.ok(consumers.every((c) => c === victim || scored.has(c.id)));
@@ -369,54 +382,69 @@ test('an object that closes during the sweep, after its series were written, is 
 			);
 			assert.equal(m.find('mediasoup_transport_received_bytes', { transport_id: send.id }).length, 1, 'once');
 			assert.equal(m.value('meter_sfu_exporter_stats_objects', { result: 'error' }), 0, 'closing is churn, not an error');
-		} finally {
-			exporter.close();
-		}
-	} finally {
-		client.close();
-		await stack.close();
-	}
+		},
+		{ source: holdTwo }
+	);
 });
 
 test("answers that come after their scrape's deadline do not touch the next scrape's series", async () => {
-	const stack = await startObserverStack();
-	const client = new ObserverStreamClient({ socketPath: stack.socketPath });
-	try {
-		await client.connect();
-		const r = await router(stack, 'room-late');
-		const transports = [
-			await sendTransport(r, 'room-late', 'peer-1'),
-			await sendTransport(r, 'room-late', 'peer-2'),
-			await sendTransport(r, 'room-late', 'peer-3')
-		];
-		await until('the transports in the mirror', () => transports.every((t) => t.id in client.state.transports));
-		// The real stream, with answers held back: the first scrape's past its deadline (600 ms less
-		// its reserve), the second's so that the first's late answers land between its first two
-		// answers (80 ms) and its last (200 ms more).
-		let phase: 'late' | 'slow' | 'quick' = 'late';
-		let slowCalls = 0;
-		const returned = new Map<string, number>();
-		const source = aroundGetStats(client, async (ask) => {
-			const asked = phase;
+	// The real stream, with each answer of the first two scrapes held at a gate of its own until
+	// the test opens it: the first scrape's past its deadline, then in the middle of the second's.
+	type Held = { scrape: number; ids: string[]; gate: Gate };
+	let scrapeNo = 1;
+	const held: Held[] = [];
+	const heldOf = (scrape: number): Held[] => held.filter((h) => h.scrape === scrape);
+	const transports: ms.PlainTransport[] = [];
+	const name = (id: string): string => `t${transports.findIndex((t) => t.id === id) + 1}`;
+	const events: string[] = [];
+	const returned = new Map<string, number>();
+	const holdAll = (client: ObserverStreamClient): ObserverSource =>
+		aroundGetStats(client, async (ask, { ids }) => {
+			const scrape = scrapeNo;
 			const answer = await ask();
-			if (asked !== 'quick') await sleep(asked === 'late' ? 650 : slowCalls++ < 2 ? 80 : 280);
-			// A stale answer is told apart by its value: the first phase's are made 1 byte larger.
-			for (const [id, [entry]] of Object.entries(answer.stats as Record<string, { bytesReceived?: number }[]>)) {
-				if (!entry) continue;
-				if (asked === 'late') entry.bytesReceived = (entry.bytesReceived ?? 0) + 1;
-				else if (asked === 'slow') returned.set(id, entry.bytesReceived ?? 0);
+			if (scrape > 2) return answer;
+			const gate = new Gate();
+			held.push({ scrape, ids, gate });
+			await gate.pass();
+			// A stale answer is told apart by its value: the first scrape's are made 1 byte larger.
+			for (const [id, [row]] of Object.entries(answer.stats as Record<string, number[][]>)) {
+				if (scrape === 1) row![AT.bytesReceived]! += 1;
+				else returned.set(id, row![AT.bytesReceived]!);
 			}
+			events.push(`scrape ${scrape}: ${ids.map(name).join()}`);
 			return answer;
 		});
-		const config = await testConfig(stack.dir, { prometheus: { numeric: true, statsConcurrency: 2, scrapeTimeoutMs: 600 } });
-		const exporter = new Exporter({ source, options: config.prometheus });
-		try {
-			const first = await scrapeOf(exporter);
+	// Two requests of one id in flight; a deadline the second scrape's steps below stay far from.
+	await withExporter(
+		{ statsConcurrency: 2, scrapeTimeoutMs: 2000 },
+		async ({ stack, client, scrape }) => {
+			const r = await router(stack, 'room-late');
+			for (const peer of ['peer-1', 'peer-2', 'peer-3']) transports.push(await sendTransport(r, 'room-late', peer));
+			await until('the transports in the mirror', () => transports.every((t) => t.id in client.state.transports));
+			const first = await scrape();
+			events.push('scrape 1 answered');
 			assert.equal(first.value('meter_sfu_exporter_scrape_timed_out'), 1, 'the first scrape hit its deadline');
 			assert.equal(first.find('mediasoup_transport_received_bytes').length, 0);
-			phase = 'slow';
-			const second = await scrapeOf(exporter);
-			const received = second.find('mediasoup_transport_received_bytes');
+			const firstHeld = heldOf(1).map((h) => h.ids.map(name));
+			assert.deepEqual(firstHeld, [['t1'], ['t2']], 'both its requests answered by the server, held');
+
+			scrapeNo = 2;
+			const second = scrape().finally(() => events.push('scrape 2 answered'));
+			await until("the second scrape's first two answers held", () => heldOf(2).length === 2);
+			heldOf(2)[0]!.gate.open();
+			await until("the second scrape's third answer held", () => heldOf(2).length === 3);
+			// The first scrape's late answers arrive while the second scrape is under way.
+			for (const h of heldOf(1)) h.gate.open();
+			await until("the first scrape's late answers returned", () => events.filter((e) => e.startsWith('scrape 1:')).length === 2);
+			for (const h of heldOf(2)) h.gate.open();
+			const m = await second;
+			assert.deepEqual(
+				events,
+				['scrape 1 answered', 'scrape 2: t1', 'scrape 1: t1', 'scrape 1: t2', 'scrape 2: t2', 'scrape 2: t3', 'scrape 2 answered'],
+				"the race happened: the first scrape's answers came after the second scrape had its first answer, before its last"
+			);
+			assert.equal(m.value('meter_sfu_exporter_scrape_timed_out'), 0);
+			const received = m.find('mediasoup_transport_received_bytes');
 			assert.deepEqual(
 				received.map((s) => s.labels.transport_id).sort(),
 				transports.map((t) => t.id).sort(),
@@ -424,18 +452,13 @@ test("answers that come after their scrape's deadline do not touch the next scra
 			);
 			for (const sample of received)
 				assert.equal(sample.value, returned.get(sample.labels.transport_id!), "the second scrape's own value");
-			// The first scrape's stragglers are done by now; a third scrape is whole too.
-			phase = 'quick';
-			await sleep(200);
-			const third = await scrapeOf(exporter);
+			// Every held answer has returned: a third scrape is whole too.
+			scrapeNo = 3;
+			const third = await scrape();
 			assert.equal(third.find('mediasoup_transport_received_bytes').length, transports.length);
-		} finally {
-			exporter.close();
-		}
-	} finally {
-		client.close();
-		await stack.close();
-	}
+		},
+		{ source: holdAll }
+	);
 });
 
 test('transports without a selected tuple have empty address labels; WebRTC transports have ICE and DTLS state series', async () => {

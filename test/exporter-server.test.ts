@@ -74,8 +74,9 @@ test('every documented family from a live server with synthetic peers: values, r
 		assert.equal(lint.status, 0, `promtool check metrics:\n${lint.output}`);
 
 		// Every family documented in prom.md is in the exposition (HELP/TYPE at least), except those
-		// no synthetic peer can produce: WebRTC ICE/DTLS state (PlainTransports here; covered by
-		// exporter-media.test.ts) and round-trip time (needs RTCP receiver reports from a client).
+		// these synthetic peers do not produce: WebRTC ICE/DTLS state (PlainTransports here) and
+		// round-trip time (needs RTCP reports from a client); exporter-labelContract.test.ts makes
+		// every family, each with exactly its documented labels.
 		const notHere = new Set([
 			'mediasoup_transport_ice_state',
 			'mediasoup_transport_dtls_state',
@@ -214,7 +215,9 @@ test('every documented family from a live server with synthetic peers: values, r
 		assert.equal(m.value('meter_sfu_exporter_stats_objects', { result: 'error' }), 0);
 		assert.equal(m.value('meter_sfu_exporter_stats_objects', { result: 'ok' }), 6 + 5 + 4);
 		assert.equal(m.value('meter_sfu_build_info', { mediasoup_version: mediasoupVersion, node_version: process.version }), 1);
-		assert.ok(m.value('meter_sfu_exporter_scrape_duration_seconds') < 2);
+		// Reported, whatever it took (how long is the bench's business, not a test's).
+		const scrapeSeconds = m.value('meter_sfu_exporter_scrape_duration_seconds');
+		assert.ok(Number.isFinite(scrapeSeconds) && scrapeSeconds > 0, `scrape duration ${scrapeSeconds}`);
 
 		// OpenMetrics: same families, counters without _total in TYPE, # EOF.
 		const om = await fetchMetrics(server, OPENMETRICS);

@@ -8,6 +8,7 @@ import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { SignallingClient } from './support/signallingClient.js';
+import { handshakeRefused } from './support/handshakeRefusal.js';
 import { startTestServer, type TestServer } from './support/signallingServer.js';
 import { scrape } from './support/exposition.js';
 import { promtoolCheckMetrics } from './support/prometheus.js';
@@ -180,7 +181,10 @@ test('user agents: a line break or a 100 KB header is refused by the HTTP parser
 	assert.match(await rawHttp(handshake('x'.repeat(100_000))), /^HTTP\/1\.1 431 /);
 	// The same handshake with a harmless agent is accepted: the refusals are about the header.
 	assert.match(await rawHttp(handshake('curious "agent" \\ ok')), /^HTTP\/1\.1 200 /);
-	await assert.rejects(SignallingClient.connect(server.url, { extraHeaders: { 'user-agent': 'z'.repeat(100_000) } }));
+	await assert.rejects(
+		SignallingClient.connect(server.url, { extraHeaders: { 'user-agent': 'z'.repeat(100_000) } }),
+		handshakeRefused(431)
+	);
 	await until(
 		'the refused handshakes to leave no socket',
 		() => server.server.meetingServer.counters.snapshot().connectedSockets <= socketsBefore

@@ -2,6 +2,7 @@ import '../server/workerBinary.js';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignallingClient } from './support/signallingClient.js';
+import { handshakeRefused } from './support/handshakeRefusal.js';
 import { startTestServer, opusParameters, vp8Parameters, type TestServer } from './support/signallingServer.js';
 import type { RequestMethod, Requests, RtpCapabilities, SignallingErrorName } from '../server/contract/signalling.js';
 
@@ -441,7 +442,8 @@ test('a message over maxMessageBytes closes the connection and is counted; the p
 });
 
 test('a browser page of another origin cannot connect; the same origin can', async () => {
-	await assert.rejects(SignallingClient.connect(server.url, { extraHeaders: { origin: 'http://evil.example' } }));
+	// The WebSocket handshake is refused with 400 (socket.io's allowRequest said no).
+	await assert.rejects(SignallingClient.connect(server.url, { extraHeaders: { origin: 'http://evil.example' } }), handshakeRefused(400));
 	const host = new URL(server.url).host;
 	const same = await SignallingClient.connect(server.url, { extraHeaders: { origin: `http://${host}` } });
 	clients.push(same);

@@ -34,38 +34,40 @@ async function capsFor(client: SignallingClient, roomId: string): Promise<RtpCap
 }
 
 test('an empty room survives a rejoin within the grace period and closes after it', async () => {
-	await withServer({ room: { emptyRoomGraceSeconds: 0.5 } }, async (server, connect) => {
+	// Grace periods are timers of one length, which fire in the order they were set. So the rooms
+	// only asked for their capabilities (their grace period begins when they are made) are clocks:
+	// one made after the room emptied closes after the room's grace period would have ended.
+	await withServer({ room: { emptyRoomGraceSeconds: 1 } }, async (server, connect) => {
 		const ms = server.server.meetingServer;
 		const before = ms.counters.snapshot();
+		const closes: string[] = [];
+		ms.observer.on('newroom', (room) => room.observer.once('close', () => closes.push(room.id)));
+		const closed = (roomId: string): Promise<void> => until(`room ${roomId} to close`, () => closes.includes(roomId));
 		const client = await connect();
 		const caps = await capsFor(client, 'grace');
 		const room = ms.rooms.get('grace')!;
-		const closed = new Promise<number>((resolve) => room.observer.once('close', () => resolve(Date.now())));
 
 		await client.requestOk('join', { roomId: 'grace', displayName: 'A', rtpCapabilities: caps });
 		await client.requestOk('leave', {});
-		await new Promise((r) => setTimeout(r, 200));
+		assert.equal(room.closed, false, 'an empty room stays for its grace period');
+		await capsFor(client, 'witness-1');
+		assert.ok(ms.rooms.has('witness-1'));
 		await client.requestOk('join', { roomId: 'grace', displayName: 'A', rtpCapabilities: caps });
 		assert.equal(ms.rooms.get('grace'), room, 'same room, same router');
-		// Joined longer than the grace period: the room stays.
-		await new Promise((r) => setTimeout(r, 700));
-		assert.equal(room.closed, false);
+		// The room's grace period began before the witness's: it would have ended by now.
+		await closed('witness-1');
+		assert.equal(room.closed, false, 'the rejoin ended it');
 
-		const leftAt = Date.now();
+		await capsFor(client, 'witness-2');
 		await client.requestOk('leave', {});
-		const closedAt = await closed;
-		assert.ok(closedAt - leftAt >= 450, `closed ${closedAt - leftAt} ms after the last leave`);
+		await closed('grace');
+		assert.deepEqual(closes, ['witness-1', 'witness-2', 'grace'], 'not before a grace period begun before the last leave');
 		assert.equal(ms.rooms.has('grace'), false);
 		assert.equal(room.router.closed, true);
 
-		// A room only asked for its capabilities closes too.
-		await capsFor(client, 'peek');
-		assert.ok(ms.rooms.has('peek'));
-		await until('the unjoined room to close', () => !ms.rooms.has('peek'));
-
 		const after = ms.counters.snapshot();
-		assert.equal(after.roomsCreated - before.roomsCreated, 2);
-		assert.equal(after.roomsClosed - before.roomsClosed, 2);
+		assert.equal(after.roomsCreated - before.roomsCreated, 3);
+		assert.equal(after.roomsClosed - before.roomsClosed, 3, 'a room only asked for its capabilities closes too');
 		assert.equal(after.joins - before.joins, 2);
 		assert.equal(after.leaves - before.leaves, 2);
 	});
@@ -202,16 +204,17 @@ test('observer hooks: newroom, newpeer, clean close order, appData; shutdown say
 	const clients: SignallingClient[] = [];
 	try {
 		const ms = server.server.meetingServer;
+		const workerPid = server.server.workerPool.workers[0]!.pid;
 		const events: string[] = [];
+		// What the hooks saw, asserted below: an assertion in a listener would throw into the server.
+		const rooms: { createdAt: string; workerPid: number }[] = [];
+		const peers: { roomId: string; userAgent: string; joinedSinceRoom: boolean }[] = [];
 		ms.observer.on('newroom', (room) => {
 			events.push(`newroom ${room.id}`);
-			assert.equal(typeof room.createdAt, 'number');
-			assert.equal(room.workerPid, server.server.workerPool.workers[0]!.pid);
+			rooms.push({ createdAt: typeof room.createdAt, workerPid: room.workerPid });
 			room.observer.on('newpeer', (peer) => {
 				events.push(`newpeer ${peer.displayName} ${peer.clientType}`);
-				assert.equal(peer.roomId, room.id);
-				assert.equal(peer.userAgent, 'meter-test/1.0');
-				assert.ok(peer.joinedAt >= room.createdAt);
+				peers.push({ roomId: peer.roomId, userAgent: peer.userAgent, joinedSinceRoom: peer.joinedAt >= room.createdAt });
 				peer.observer.on('close', () => events.push(`peer close ${peer.displayName}`));
 			});
 			room.router.observer.on('close', () => events.push('router close'));
@@ -235,6 +238,9 @@ test('observer hooks: newroom, newpeer, clean close order, appData; shutdown say
 			'router close',
 			'room close'
 		]);
+		assert.deepEqual(rooms, [{ createdAt: 'number', workerPid }]);
+		const peer = { roomId: 'observed', userAgent: 'meter-test/1.0', joinedSinceRoom: true };
+		assert.deepEqual(peers, [peer, peer]);
 		assert.equal(ms.rooms.size, 0);
 		await until('the sockets to close', () => clients.every((c) => !c.connected));
 	} finally {

@@ -32,7 +32,7 @@ export type Harness = {
 export async function withExporter(
 	options: Partial<ExporterOptions>,
 	body: (h: Harness) => Promise<void>,
-	{ dns }: { dns?: ReverseDnsCache } = {}
+	{ dns, source }: { dns?: ReverseDnsCache; source?: (client: ObserverStreamClient) => ObserverSource } = {}
 ): Promise<void> {
 	const stack = await startObserverStack();
 	const client = new ObserverStreamClient({ socketPath: stack.socketPath });
@@ -40,7 +40,7 @@ export async function withExporter(
 	try {
 		await client.connect();
 		const config = await testConfig(stack.dir, { prometheus: { numeric: true, ...options } });
-		exporter = new Exporter({ source: client, options: config.prometheus, dns });
+		exporter = new Exporter({ source: source?.(client) ?? client, options: config.prometheus, dns });
 		const e = exporter;
 		await body({
 			stack,
@@ -116,15 +116,16 @@ export async function inboundStats(producer: ms.Producer): Promise<ms.ProducerSt
 }
 
 export type GetStatsAnswer = Requests['getStats']['result'];
+export type GetStatsParams = Requests['getStats']['params'];
 
 /**
- * The real stream client as the exporter's source, with each getStats request run through
- * `around` (which asks with `ask()`, its params changed by `patch` if given): to hold answers back,
- * to change the world between them, or to ask in another form.
+ * The real stream client as the exporter's source, with each request run through `around`, which
+ * asks with `ask()` (its params changed by `patch` if given): to watch requests, hold answers
+ * back, change the world between them, or ask in another form.
  */
-export function aroundGetStats(
+export function aroundRequests(
 	client: ObserverStreamClient,
-	around: (ask: (patch?: Partial<Requests['getStats']['params']>) => Promise<GetStatsAnswer>) => Promise<GetStatsAnswer>
+	around: (method: RequestMethod, ask: (patch?: object) => Promise<unknown>, params: object) => Promise<unknown>
 ): ObserverSource {
 	return {
 		get state() {
@@ -139,11 +140,23 @@ export function aroundGetStats(
 		get hello() {
 			return client.hello;
 		},
-		request: ((method: RequestMethod, params: Requests['getStats']['params'], options?: { timeoutMs?: number }) =>
-			method === 'getStats'
-				? around((patch) => client.request('getStats', { ...params, ...patch }, options))
-				: client.request(method, params as never, options)) as ObserverSource['request']
+		request: ((method: RequestMethod, params: object, options?: { timeoutMs?: number }) =>
+			around(
+				method,
+				(patch) => client.request(method, { ...params, ...patch } as never, options),
+				params
+			)) as ObserverSource['request']
 	};
+}
+
+/** As aroundRequests, for getStats requests only (`params` as asked, before any patch); the others pass through. */
+export function aroundGetStats(
+	client: ObserverStreamClient,
+	around: (ask: (patch?: Partial<GetStatsParams>) => Promise<GetStatsAnswer>, params: GetStatsParams) => Promise<GetStatsAnswer>
+): ObserverSource {
+	return aroundRequests(client, (method, ask, params) =>
+		method === 'getStats' ? around((patch) => ask(patch) as Promise<GetStatsAnswer>, params as GetStatsParams) : ask()
+	);
 }
 
 export async function scrapeOf(exporter: Exporter): Promise<Exposition> {

@@ -107,6 +107,7 @@ export class SnapshotCollector {
 			return this.#snapshot({ state: null, sweep: emptySweep(), counters: null, usage: null, parts, timedOut: false, startedAt, t0 });
 		}
 
+		const workersAtStart = Object.keys(source.state.workers);
 		const listener = this.#listener;
 		listener?.sweepStarted();
 		const sweep = StatsSweep.start({
@@ -169,7 +170,8 @@ export class SnapshotCollector {
 		// that dropped meanwhile leaves a stale mirror, which must not be exported.
 		const state = source.connected ? this.#copyState(source) : null;
 		const swept = sweep.stop();
-		const judged = state ? judge(swept, state) : emptySweep();
+		const workerDied = state !== null && workersAtStart.some((pid) => !(pid in state.workers));
+		const judged = state ? judge(swept, state, workerDied) : emptySweep();
 		if (state) {
 			if (parts.stats.success && (judged.errors.size > 0 || judged.timedOut.size > 0)) parts.stats.success = false;
 			this.#totals.sweeps++;
@@ -240,8 +242,12 @@ function copyState(state: Readonly<ObservedState>): ObservedState {
 	return Object.fromEntries(Object.entries(state).map(([kind, records]) => [kind, { ...records }])) as ObservedState;
 }
 
-/** Keeps the sweep's outcome for objects that still exist; a failure for a closed object is churn, not an error. */
-function judge(result: StatsSweepResult, state: Readonly<ObservedState>): SweepOutcome {
+/**
+ * Keeps the sweep's outcome for objects that still exist. A failure for an object that closed is
+ * churn, not an error (a peer left), unless a worker died during the sweep: then the failures of
+ * the objects that went with it are errors, which is what they were.
+ */
+function judge(result: StatsSweepResult, state: Readonly<ObservedState>, workerDied: boolean): SweepOutcome {
 	// Consumers first: most ids of a sweep are theirs.
 	const exists = (id: string): boolean => id in state.consumers || id in state.producers || id in state.transports;
 	const { stats } = result;
@@ -250,7 +256,7 @@ function judge(result: StatsSweepResult, state: Readonly<ObservedState>): SweepO
 	for (const id of stats.keys()) if (!exists(id)) closed.push(id);
 	for (const id of closed) stats.drop(id);
 	const errors = new Map<string, string>();
-	for (const [id, message] of result.errors) if (exists(id) && !stats.has(id)) errors.set(id, message);
+	for (const [id, message] of result.errors) if ((workerDied || exists(id)) && !stats.has(id)) errors.set(id, message);
 	const timedOut = new Set<string>();
 	for (const id of result.timedOut) if (exists(id) && !stats.has(id) && !errors.has(id)) timedOut.add(id);
 	return { stats, errors, timedOut };
