@@ -1,8 +1,7 @@
-import dgram from 'node:dgram';
-import { once } from 'node:events';
-import { SignallingClient } from '../../tools/synthetic/SignallingClient.js';
-import { syntheticRtpCapabilities } from '../../tools/synthetic/syntheticRtpCapabilities.js';
+import type dgram from 'node:dgram';
+import { type SignallingClient } from '../../tools/synthetic/SignallingClient.js';
 import type { NotificationMessage, Notifications } from '../../server/contract/signalling.js';
+import { withUdpPeer } from './udpPeer.js';
 
 const RTCP_SR = 200;
 const RTCP_RR = 201;
@@ -38,27 +37,13 @@ export class ReportingReceiver {
 		roomId: string;
 		simulatedRttMs?: number;
 	}): Promise<ReportingReceiver> {
-		const signalling = await SignallingClient.connect({ url });
-		const socket = dgram.createSocket('udp4');
-		try {
-			socket.bind(0, '127.0.0.1');
-			await once(socket, 'listening');
-			const { routerRtpCapabilities } = await signalling.request('getRouterRtpCapabilities', { roomId });
-			const { peerId } = await signalling.request('join', {
-				roomId,
-				displayName: 'rtcp reporter',
-				rtpCapabilities: syntheticRtpCapabilities(routerRtpCapabilities)
-			});
+		return withUdpPeer({ url, roomId, displayName: 'rtcp reporter' }, async ({ signalling, socket, peerId }) => {
 			const receiver = new ReportingReceiver({ signalling, socket, peerId, simulatedRttMs });
 			// newConsumer for the producers already there follows the transport's answer at once.
 			const transport = await signalling.request('createPlainTransport', { direction: 'recv' });
 			await signalling.request('connectPlainTransport', { transportId: transport.id, ip: '127.0.0.1', port: socket.address().port });
 			return receiver;
-		} catch (error) {
-			signalling.close();
-			socket.close();
-			throw error;
-		}
+		});
 	}
 
 	private constructor({

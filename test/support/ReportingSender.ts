@@ -1,8 +1,8 @@
-import dgram from 'node:dgram';
+import type dgram from 'node:dgram';
 import { once } from 'node:events';
-import { SignallingClient } from '../../tools/synthetic/SignallingClient.js';
-import { syntheticRtpCapabilities } from '../../tools/synthetic/syntheticRtpCapabilities.js';
+import { type SignallingClient } from '../../tools/synthetic/SignallingClient.js';
 import { Vp8Stream } from '../../tools/synthetic/Vp8Stream.js';
+import { withUdpPeer } from './udpPeer.js';
 
 const RTCP_XR = 207;
 /** XR block types (RFC 3611): receiver reference time (4.4) and DLRR (4.5). */
@@ -40,17 +40,7 @@ export class ReportingSender {
 		roomId: string;
 		simulatedRttMs?: number;
 	}): Promise<ReportingSender> {
-		const signalling = await SignallingClient.connect({ url });
-		const socket = dgram.createSocket('udp4');
-		try {
-			socket.bind(0, '127.0.0.1');
-			await once(socket, 'listening');
-			const { routerRtpCapabilities } = await signalling.request('getRouterRtpCapabilities', { roomId });
-			const { peerId } = await signalling.request('join', {
-				roomId,
-				displayName: 'rtcp sender',
-				rtpCapabilities: syntheticRtpCapabilities(routerRtpCapabilities)
-			});
+		return withUdpPeer({ url, roomId, displayName: 'rtcp sender' }, async ({ signalling, socket, peerId }) => {
 			const transport = await signalling.request('createPlainTransport', { direction: 'send' });
 			// comedia: the transport learns this socket's address from its first packet and sends its RTCP here.
 			socket.connect(transport.port, transport.ip);
@@ -63,11 +53,7 @@ export class ReportingSender {
 				appData: { source: 'synthetic' }
 			});
 			return new ReportingSender({ signalling, socket, stream, peerId, producerId, simulatedRttMs });
-		} catch (error) {
-			signalling.close();
-			socket.close();
-			throw error;
-		}
+		});
 	}
 
 	private constructor({
