@@ -1,14 +1,13 @@
 import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { createInterface, type Interface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { RtpReceiveStats } from '../synthetic/RtpReceiveStats.js';
 import { RtpReceiveStatsTable } from '../synthetic/RtpReceiveStatsTable.js';
-import type { ConsumerRtpSink } from '../synthetic/RtpSink.js';
+import { checkedSinkOptions, type ConsumerRtpSink, type RtpSinkOptions } from '../synthetic/RtpSink.js';
 import { procStat } from './procStat.js';
 import { Logger } from '../../server/base/Logger.js';
 
@@ -16,8 +15,6 @@ const logger = new Logger('NativeRtpSink');
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SOURCE = path.join(HERE, 'rtp-sink.c');
 const CACHE = path.join(HERE, '..', '..', '.cache', 'bench');
-/** As tools/synthetic/RtpSink.ts: Linux grants up to net.core.rmem_max. */
-const DEFAULT_RECV_BUFFER_SIZE = 4 * 1024 * 1024;
 const START_TIMEOUT_MS = 10_000;
 
 export class NativeRtpSinkError extends Error {
@@ -49,17 +46,8 @@ export class NativeRtpSink implements ConsumerRtpSink {
 	#refreshing?: Promise<NativeRtpSinkTotals>;
 	#closed = false;
 
-	static async create({
-		ip = '127.0.0.1',
-		sockets = 4,
-		recvBufferSize = DEFAULT_RECV_BUFFER_SIZE
-	}: {
-		ip?: string;
-		sockets?: number;
-		recvBufferSize?: number;
-	} = {}): Promise<NativeRtpSink> {
-		if (!net.isIP(ip)) throw new TypeError('ip must be an IP address');
-		if (!Number.isInteger(sockets) || sockets < 1 || sockets > 64) throw new TypeError('sockets must be an integer from 1 to 64');
+	static async create(options: RtpSinkOptions = {}): Promise<NativeRtpSink> {
+		const { ip, sockets, recvBufferSize } = checkedSinkOptions(options);
 		const binary = NativeRtpSink.build();
 		const child = spawn(binary, [ip, String(sockets), String(recvBufferSize)], { stdio: ['pipe', 'pipe', 'inherit'] });
 		const lines = createInterface({ input: child.stdout });

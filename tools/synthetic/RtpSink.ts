@@ -14,6 +14,20 @@ const logger = new Logger('RtpSink');
  */
 const DEFAULT_RECV_BUFFER_SIZE = 4 * 1024 * 1024;
 
+/** Where a sink listens: `sockets` UDP sockets on `ip`, each with `recvBufferSize` of kernel buffer. */
+export type RtpSinkOptions = { ip?: string; sockets?: number; recvBufferSize?: number };
+
+/** The options with their defaults, checked (this sink and the bench's native one take the same). */
+export function checkedSinkOptions({
+	ip = '127.0.0.1',
+	sockets = 4,
+	recvBufferSize = DEFAULT_RECV_BUFFER_SIZE
+}: RtpSinkOptions): Required<RtpSinkOptions> {
+	if (!net.isIP(ip)) throw new TypeError('ip must be an IP address');
+	if (!Number.isInteger(sockets) || sockets < 1 || sockets > 64) throw new TypeError('sockets must be an integer from 1 to 64');
+	return { ip, sockets, recvBufferSize };
+}
+
 export type RtpSinkTotals = {
 	streams: number;
 	packets: number;
@@ -42,17 +56,8 @@ export class RtpSink extends TypedEmitter<RtpSinkEvents> {
 	#rtcpPackets = 0;
 	#closed = false;
 
-	static async create({
-		ip = '127.0.0.1',
-		sockets = 4,
-		recvBufferSize = DEFAULT_RECV_BUFFER_SIZE
-	}: {
-		ip?: string;
-		sockets?: number;
-		recvBufferSize?: number;
-	} = {}): Promise<RtpSink> {
-		if (!net.isIP(ip)) throw new TypeError('ip must be an IP address');
-		if (!Number.isInteger(sockets) || sockets < 1 || sockets > 64) throw new TypeError('sockets must be an integer from 1 to 64');
+	static async create(options: RtpSinkOptions = {}): Promise<RtpSink> {
+		const { ip, sockets, recvBufferSize } = checkedSinkOptions(options);
 		const type = net.isIPv6(ip) ? 'udp6' : 'udp4';
 		const bound: dgram.Socket[] = [];
 		try {
